@@ -1,0 +1,1 @@
+"""Development and test tooling: real backing servers and service processes on loopback."""

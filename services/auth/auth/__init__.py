@@ -1,0 +1,1 @@
+"""The auth service: tenants with API keys and a plan, users, login, access tokens."""

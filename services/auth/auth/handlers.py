@@ -1,0 +1,109 @@
+"""Bus subjects -> auth rules and store calls; nothing else."""
+
+import logging
+from dataclasses import dataclass
+
+from auth.domain import email_domain, email_key, hash_api_key, validate_registration
+from auth.passwords import Passwords
+from auth.store import AuthStore, LoginThrottle
+from auth.tokens import TokenSigner
+from webinar_contracts import Conflict, Empty, NotFound, RateLimited, RequestContext, Unauthorized
+from webinar_contracts.auth import (
+    USER_REGISTERED,
+    AccessGranted,
+    GetUser,
+    Login,
+    PublicUser,
+    RegisteredUser,
+    RegisterUser,
+    ResolveApiKey,
+    SigningKeys,
+    TenantAccess,
+    UserRegistered,
+)
+from webinar_contracts.errors import InvalidInput
+from webinar_runtime.bus import Bus
+
+log = logging.getLogger("auth")
+
+BAD_LOGIN = "invalid email or password"
+
+
+def _tenant_of(context: RequestContext) -> str:
+    if not context.tenant_id:
+        raise Unauthorized("this request has no tenant: an x-api-key is required")
+    return context.tenant_id
+
+
+@dataclass
+class AuthHandlers:
+    store: AuthStore
+    throttle: LoginThrottle
+    passwords: Passwords
+    signer: TokenSigner
+    bus: Bus
+
+    async def register(self, request: RegisterUser, context: RequestContext) -> RegisteredUser:
+        tenant_id = _tenant_of(context)
+        new_user = validate_registration(request, tenant_id)
+        if await self.store.find_user_by_email(tenant_id, new_user.email_key):
+            raise Conflict("a user with this email is already registered", field="email")
+        password_hash = await self.passwords.hash(request.password)
+        user_id = await self.store.insert_user(new_user, password_hash)
+        log.info("user registered", extra={"user_id": user_id, "tenant_id": tenant_id})
+        await self.bus.publish(
+            USER_REGISTERED,
+            UserRegistered(user_id=user_id, tenant_id=tenant_id, email_domain=email_domain(new_user.email)),
+            context=context,
+            event_id=f"user-registered:{user_id}",
+        )
+        return RegisteredUser(
+            user=PublicUser(
+                first_name=new_user.first_name, last_name=new_user.last_name, email=new_user.email, id=user_id
+            )
+        )
+
+    async def login(self, request: Login, context: RequestContext) -> AccessGranted:
+        tenant_id = _tenant_of(context)
+        if not request.user_name.strip():
+            raise InvalidInput("userName is required", field="userName")
+        if not request.password:
+            raise InvalidInput("password is required", field="password")
+        key = email_key(request.user_name)
+        client = context.client_ip or "unknown"
+        locked_for = await self.throttle.seconds_locked(tenant_id, key, client)
+        if locked_for:
+            raise RateLimited(f"too many failed logins; try again in {locked_for} seconds", retry_after=locked_for)
+        user = await self.store.find_user_by_email(tenant_id, key)
+        # Verify even for an unknown email (against a decoy) so both answers take as long.
+        verified = await self.passwords.verify(user.password_hash if user else None, request.password)
+        if user is None or not verified:
+            await self.throttle.record_failure(tenant_id, key, client)
+            log.info("login refused", extra={"tenant_id": tenant_id, "client_ip": client})
+            raise Unauthorized(BAD_LOGIN)
+        await self.throttle.clear(tenant_id, key, client)
+        if self.passwords.needs_rehash(user.password_hash):
+            await self.store.replace_password_hash(user.id, await self.passwords.hash(request.password))
+        issued = self.signer.issue(user_id=user.id, tenant_id=tenant_id)
+        log.info("login", extra={"user_id": user.id, "tenant_id": tenant_id})
+        return AccessGranted(
+            access_token=issued.token,
+            expires_in=issued.expires_in,
+            user=PublicUser(first_name=user.first_name, last_name=user.last_name, email=user.email, id=user.id),
+        )
+
+    async def get_user(self, request: GetUser, context: RequestContext) -> PublicUser:
+        tenant_id = _tenant_of(context)
+        user = await self.store.find_user(tenant_id, request.user_id)
+        if user is None:
+            raise NotFound("no such user", field="userId")
+        return PublicUser(first_name=user.first_name, last_name=user.last_name, email=user.email, id=user.id)
+
+    async def resolve_api_key(self, request: ResolveApiKey, context: RequestContext) -> TenantAccess:
+        tenant = await self.store.tenant_for_key(hash_api_key(request.api_key)) if request.api_key else None
+        if tenant is None:
+            raise Unauthorized("unknown API key")
+        return TenantAccess(tenant_id=tenant.id, tenant_name=tenant.name, plan=tenant.plan)
+
+    async def signing_keys(self, request: Empty, context: RequestContext) -> SigningKeys:
+        return self.signer.public_keys()

@@ -1,0 +1,32 @@
+"""Cross-service fixtures: the suite's processes on real backing servers."""
+
+from collections.abc import AsyncIterator, Iterator
+
+import aiohttp
+import pytest
+
+from webinar_devstack.suite import Suite
+
+
+@pytest.fixture(scope="session")
+def suite(tmp_path_factory: pytest.TempPathFactory, nats_url: str, redis_url: str, mongo_url: str) -> Iterator[Suite]:
+    running = Suite(
+        workdir=tmp_path_factory.mktemp("suite"),
+        nats_url=nats_url,
+        redis_url=redis_url,
+        mongo_url=mongo_url,
+        env={"BUS_REQUEST_TIMEOUT": "3", "MAX_BODY_BYTES": "65536"},
+    ).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        yield session
+
+
+@pytest.fixture(scope="session")
+def essential_key(suite: Suite) -> str:
+    return suite.create_tenant("essential")
