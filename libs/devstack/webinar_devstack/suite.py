@@ -16,6 +16,18 @@ from pathlib import Path
 from webinar_devstack.processes import ServiceProcess, http_ok
 from webinar_devstack.servers import LOOPBACK, ServerFailedToStart, free_port
 
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+def discover_services(root: Path = REPO_ROOT) -> list[str]:
+    """Every service under services/ that runs as `python -m <name>`, the gateway last."""
+    found = sorted(
+        path.parent.name
+        for path in root.glob("services/*/*/__main__.py")
+        if path.parent.name == path.parent.parent.name
+    )
+    return sorted(found, key=lambda name: name == "gateway")
+
 
 def generate_signing_key(path: Path) -> Path:
     from cryptography.hazmat.primitives import serialization
@@ -30,7 +42,7 @@ def generate_signing_key(path: Path) -> Path:
 
 
 class Suite:
-    """Service processes sharing one set of backing servers.
+    """Service processes sharing one set of backing servers (by default every service in the repo).
 
     `api_key` belongs to a Professional tenant created at start (WEBINAR_API_KEY);
     `create_tenant()` makes more, on either plan, through auth's command line.
@@ -43,7 +55,7 @@ class Suite:
         nats_url: str,
         redis_url: str,
         mongo_url: str,
-        services: Iterable[str] = ("auth", "gateway"),
+        services: Iterable[str] | None = None,
         env: dict[str, str] | None = None,
     ) -> None:
         self.workdir = workdir
@@ -62,7 +74,8 @@ class Suite:
             "BLOB_DIR": str(workdir / "blobs"),
             **(env or {}),
         }
-        self.processes = {name: ServiceProcess(name, self.env, log_path=workdir / f"{name}.log") for name in services}
+        names = discover_services() if services is None else list(services)
+        self.processes = {name: ServiceProcess(name, self.env, log_path=workdir / f"{name}.log") for name in names}
 
     @property
     def url(self) -> str:

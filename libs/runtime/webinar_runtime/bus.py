@@ -82,6 +82,7 @@ class Bus:
         self._subscriptions: list[Subscription] = []
         self._in_flight: set[asyncio.Task[None]] = set()
         self._consumers: list[asyncio.Task[None]] = []
+        self._pull_subscriptions: list[Any] = []
         self._stopping = asyncio.Event()
 
     @classmethod
@@ -315,6 +316,7 @@ class Bus:
         )
         await self.js.add_consumer(EVENT_STREAM, config)
         subscription = await self.js.pull_subscribe_bind(durable=durable, stream=EVENT_STREAM)
+        self._pull_subscriptions.append(subscription)
         task = asyncio.create_task(self._consume_loop(durable, subscription, by_subject), name=f"consumer:{durable}")
         self._consumers.append(task)
 
@@ -399,6 +401,11 @@ class Bus:
         for task in still:
             task.cancel()
         await asyncio.gather(*still, return_exceptions=True)
+        # Pull subscriptions are left open until their loops end; drain would wait on them.
+        for subscription in self._pull_subscriptions:
+            with contextlib.suppress(nats.errors.Error):
+                await subscription.unsubscribe()
+        self._pull_subscriptions.clear()
         return not still
 
     async def close(self) -> None:

@@ -48,9 +48,8 @@ def create_socket_server(
                 user_id = claims.user_id
         except ServiceError as error:
             SOCKETS_CONNECTED.labels("refused").inc()
-            raise socketio.exceptions.ConnectionRefusedError(
-                {"message": error.message, "code": error.code.value}
-            ) from None
+            # The client sees `err.message` and `err.data.code`.
+            raise socketio.exceptions.ConnectionRefusedError(error.message, {"code": error.code.value}) from None
         await server.save_session(sid, {"tenant_id": tenant.tenant_id, "plan": tenant.plan.value, "user_id": user_id})
         SOCKETS_CONNECTED.labels("accepted").inc()
         log.info("socket connected", extra={"sid": sid, "tenant_id": tenant.tenant_id, "user_id": user_id})

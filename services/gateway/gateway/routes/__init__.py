@@ -1,6 +1,6 @@
 """Every REST route the gateway serves, grouped by the service that owns it."""
 
 from gateway.rest import Route
-from gateway.routes import auth, system
+from gateway.routes import auth, meetings, recording, system, transcription
 
-ROUTES: list[Route] = [*system.ROUTES, *auth.ROUTES]
+ROUTES: list[Route] = [*system.ROUTES, *auth.ROUTES, *meetings.ROUTES, *recording.ROUTES, *transcription.ROUTES]
