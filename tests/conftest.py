@@ -1,10 +1,12 @@
 """Cross-service fixtures: the suite's processes on real backing servers."""
 
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import aiohttp
 import pytest
 
+from webinar_devstack.servers import start_nats
 from webinar_devstack.suite import Suite
 
 
@@ -30,3 +32,12 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 @pytest.fixture(scope="session")
 def essential_key(suite: Suite) -> str:
     return suite.create_tenant("essential")
+
+
+@pytest.fixture
+def private_nats_url(tmp_path: Path) -> Iterator[str]:
+    """A NATS server of the test's own: services started on it never share queue
+    groups with the session suite's services."""
+    server = start_nats(tmp_path / "private-nats")
+    yield f"nats://127.0.0.1:{server.port}"
+    server.stop()

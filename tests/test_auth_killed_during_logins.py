@@ -4,20 +4,21 @@ import asyncio
 import time
 
 import pytest
-from restclient import call, new_user
 
+from restclient import call, new_user
 from webinar_devstack.suite import Suite
 
 DEADLINE = 2.0
 
 
 @pytest.fixture
-def fragile_suite(tmp_path, nats_url, redis_url, mongo_url):
+def fragile_suite(tmp_path, private_nats_url, redis_url, mongo_url):
     suite = Suite(
         workdir=tmp_path,
-        nats_url=nats_url,
+        nats_url=private_nats_url,
         redis_url=redis_url,
         mongo_url=mongo_url,
+        services=["auth", "gateway"],
         env={"BUS_REQUEST_TIMEOUT": str(DEADLINE), "AUTH_DATABASE": "auth_fault", "API_KEY_CACHE_SECONDS": "300"},
     ).start()
     yield suite

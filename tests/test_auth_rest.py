@@ -1,6 +1,7 @@
 """Register, login and key checks over HTTP through the gateway, with auth behind it."""
 
 import pytest
+
 from restclient import call, new_user
 
 

@@ -2,6 +2,7 @@
 
 import pytest
 import socketio
+
 from restclient import call, new_user
 
 

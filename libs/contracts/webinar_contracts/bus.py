@@ -5,6 +5,7 @@ from typing import Generic, TypeVar
 
 import msgspec
 
+from webinar_contracts.errors import Unauthorized
 from webinar_contracts.plans import Plan
 
 Req = TypeVar("Req", bound=msgspec.Struct)
@@ -50,6 +51,12 @@ class RequestContext(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=Tr
     plan: Plan | None = None
     user_id: str | None = None
     client_ip: str | None = None
+
+    def require_tenant(self) -> str:
+        """The tenant the request acts for; Unauthorized when it came without an API key."""
+        if not self.tenant_id:
+            raise Unauthorized("this request has no tenant: an x-api-key is required")
+        return self.tenant_id
 
     def to_headers(self) -> dict[str, str]:
         headers = {"trace-id": self.trace_id} if self.trace_id else {}

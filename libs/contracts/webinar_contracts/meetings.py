@@ -1,12 +1,14 @@
 """The meetings service's subjects and messages: rooms, meetings, room files.
 
 Cross-service pieces are declared first (other services ask them); the REST
-messages follow.
+messages follow. Wire names keep the seed's camelCase (`hostId`, `_id`).
 """
+
+from datetime import datetime
 
 import msgspec
 
-from webinar_contracts.bus import Endpoint
+from webinar_contracts.bus import Empty, Endpoint
 
 
 class GetMeeting(msgspec.Struct, kw_only=True):
@@ -22,6 +24,191 @@ class MeetingInfo(msgspec.Struct, kw_only=True):
     room_id: str | None = None
     transcript_enabled: bool = False
     summary_generated: bool = False
+    recording_ids: list[str] = msgspec.field(default_factory=list)
 
 
 GET_MEETING = Endpoint("meetings.meetings.get", GetMeeting, MeetingInfo)
+
+
+class GetRoom(msgspec.Struct, kw_only=True):
+    room_id: str
+
+
+class RoomDetails(msgspec.Struct, kw_only=True):
+    """What another service may know of a room (the media node asks, to know who may
+    produce): its type, and the hosts of the meetings held in it."""
+
+    id: str
+    name: str
+    type: str
+    host_ids: list[str] = msgspec.field(default_factory=list)
+
+
+GET_ROOM = Endpoint("meetings.rooms.get", GetRoom, RoomDetails)
+
+
+# -- rooms -------------------------------------------------------------------------
+
+
+class CreateRoom(msgspec.Struct, kw_only=True):
+    """POST /room/create. Types are checked here; the rules (known type, bounds)
+    live in the meetings service's domain."""
+
+    name: str
+    type: str
+    max_participants: int | None = msgspec.field(name="maxParticipants", default=None)
+    is_private: bool = msgspec.field(name="isPrivate", default=False)
+
+
+class Room(msgspec.Struct, kw_only=True):
+    """A room as the seed shows it after creation."""
+
+    id: str
+    name: str
+    type: str
+    p2p: bool
+
+
+# -- meetings ----------------------------------------------------------------------
+
+
+class CreateMeeting(msgspec.Struct, kw_only=True):
+    """POST /meetings/create."""
+
+    title: str
+    host_id: str = msgspec.field(name="hostId")
+    transcript_enabled: bool = msgspec.field(name="transcriptEnabled")
+
+
+class Meeting(msgspec.Struct, kw_only=True):
+    """A meeting as the seed lists it."""
+
+    id: str = msgspec.field(name="_id")
+    title: str
+    host_id: str = msgspec.field(name="hostId")
+    room_id: str | None = msgspec.field(name="roomId", default=None)
+    recording_ids: list[str] = msgspec.field(name="recordingIds", default_factory=list)
+    summary_generated: bool = msgspec.field(name="summaryGenerated", default=False)
+    transcript_enabled: bool = msgspec.field(name="transcriptEnabled", default=False)
+    created_at: datetime = msgspec.field(name="createdAt")
+
+
+class MeetingChanges(msgspec.Struct, kw_only=True):
+    """The body of POST /meetings/update/:meetingId: who asks, and what changes."""
+
+    user_id: str = msgspec.field(name="userId")
+    room_id: str | None = msgspec.field(name="roomId", default=None)
+    recording_id: str | None = msgspec.field(name="recordingId", default=None)
+    title: str | None = None
+    summary_generated: bool | None = msgspec.field(name="summaryGenerated", default=None)
+    transcript_enabled: bool | None = msgspec.field(name="transcriptEnabled", default=None)
+
+
+class UpdateMeeting(msgspec.Struct, kw_only=True):
+    meeting_id: str
+    changes: MeetingChanges
+
+
+class ListMeetings(msgspec.Struct, kw_only=True):
+    """GET /meetings/list/:userId?limit=&cursor=: newest first, `cursor` from the previous page."""
+
+    user_id: str
+    limit: int = 50
+    cursor: str | None = None
+
+
+class MeetingPage(msgspec.Struct, kw_only=True):
+    data: list[Meeting]
+    next_cursor: str | None = msgspec.field(name="nextCursor", default=None)
+
+
+# -- room files --------------------------------------------------------------------
+#
+# An upload travels without the gateway holding it: the gateway asks for a ticket
+# (the room exists, where to stage, how large it may be), streams the multipart part
+# into the staging object-store bucket, then asks meetings to attach the staged
+# object, which meetings copies into its own blob store and deletes from staging.
+# A download is a series of bounded reads.
+
+MAX_READ_BYTES = 512 * 1024
+
+
+class PrepareUpload(msgspec.Struct, kw_only=True):
+    room_id: str
+
+
+class UploadTicket(msgspec.Struct, kw_only=True):
+    """Where the gateway stages an upload: a JetStream object-store bucket and object name."""
+
+    bucket: str
+    object_name: str
+    max_bytes: int
+
+
+class AttachFile(msgspec.Struct, kw_only=True):
+    room_id: str
+    bucket: str
+    object_name: str
+    original_name: str
+    content_type: str
+    size: int
+
+
+class StoredFile(msgspec.Struct, kw_only=True):
+    """An upload's answer, as in the seed."""
+
+    original_name: str = msgspec.field(name="originalName")
+    filename: str
+    size: int
+    room_id: str = msgspec.field(name="roomId")
+    path: str
+
+
+class GetFile(msgspec.Struct, kw_only=True):
+    room_id: str
+    filename: str
+
+
+class FileDetails(msgspec.Struct, kw_only=True):
+    """A stored file's details, as in the seed, plus its content type."""
+
+    filename: str
+    original_name: str = msgspec.field(name="originalName")
+    size: int
+    upload_date: datetime = msgspec.field(name="uploadDate")
+    path: str
+    content_type: str = msgspec.field(name="contentType", default="application/octet-stream")
+
+
+class ReadFile(msgspec.Struct, kw_only=True):
+    """Up to `length` bytes (at most MAX_READ_BYTES) of a stored file from `offset`."""
+
+    room_id: str
+    filename: str
+    offset: int = 0
+    length: int = MAX_READ_BYTES
+
+
+class FileChunk(msgspec.Struct, kw_only=True):
+    data: bytes
+    eof: bool
+
+
+class DeleteRoomFiles(msgspec.Struct, kw_only=True):
+    room_id: str
+
+
+class FilesDeleted(msgspec.Struct, kw_only=True):
+    room_id: str = msgspec.field(name="roomId")
+    deleted: int
+
+
+CREATE_ROOM = Endpoint("meetings.rooms.create", CreateRoom, Room)
+CREATE_MEETING = Endpoint("meetings.meetings.create", CreateMeeting, Meeting)
+UPDATE_MEETING = Endpoint("meetings.meetings.update", UpdateMeeting, Empty)
+LIST_MEETINGS = Endpoint("meetings.meetings.list", ListMeetings, MeetingPage)
+PREPARE_UPLOAD = Endpoint("meetings.files.prepare-upload", PrepareUpload, UploadTicket)
+ATTACH_FILE = Endpoint("meetings.files.attach", AttachFile, StoredFile)
+GET_FILE = Endpoint("meetings.files.get", GetFile, FileDetails)
+READ_FILE = Endpoint("meetings.files.read", ReadFile, FileChunk)
+DELETE_ROOM_FILES = Endpoint("meetings.files.delete-room", DeleteRoomFiles, FilesDeleted)

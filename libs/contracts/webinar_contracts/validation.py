@@ -67,3 +67,16 @@ def convert(obj: Any, into: type[T]) -> T:
         return msgspec.convert(obj, type=into, strict=False)
     except msgspec.ValidationError as error:
         raise explain(error) from None
+
+
+def required_text(value: str, field: str, limit: int) -> str:
+    """`value` trimmed; InvalidInput naming `field` when it is empty, longer than
+    `limit` characters, or holds a control character (a newline included)."""
+    text = value.strip()
+    if not text:
+        raise InvalidInput(f"{field} must not be empty", field=field)
+    if len(text) > limit:
+        raise InvalidInput(f"{field} must be at most {limit} characters", field=field)
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise InvalidInput(f"{field} must not contain control characters", field=field)
+    return text

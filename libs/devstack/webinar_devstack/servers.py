@@ -101,6 +101,17 @@ def mongo_command(port: int, data_dir: Path) -> list[str]:
     ]  # fmt: skip
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to SIGTERM us when the test runner dies,
+    so an interrupted test run leaves no server or service behind."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 @dataclass
 class ManagedProcess:
     """A child process we started and must stop."""
@@ -117,7 +128,12 @@ class ManagedProcess:
             raise ServerFailedToStart(f"{self.name}: port {self.port} is already taken")
         with open(self.log_path or os.devnull, "ab") as output:
             self.process = subprocess.Popen(
-                list(self.command), stdout=output, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
+                list(self.command),
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -92,10 +92,15 @@ class Suite:
         while time.monotonic() < deadline:
             try:
                 with urllib.request.urlopen(self.url + "/healthz", timeout=2) as response:
-                    if json.load(response).get("status") == "ok":
-                        return
+                    report = json.load(response)
+            except urllib.error.HTTPError as refusal:  # 503 while any service is not ready
+                report = json.load(refusal)
             except (urllib.error.URLError, ConnectionError, TimeoutError, ValueError):
-                pass
+                report = {}
+            services = report.get("services", {})
+            # Only the services this suite started: a test may run a subset on purpose.
+            if report and all(services.get(name, {}).get("ready") for name in self.processes):
+                return
             time.sleep(0.1)
         raise ServerFailedToStart(f"the suite did not become healthy within {timeout}s; logs in {self.workdir}")
 

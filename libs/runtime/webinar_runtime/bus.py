@@ -132,6 +132,8 @@ class Bus:
             task.add_done_callback(self._request_done)
 
         self._subscriptions.append(await self.nc.subscribe(endpoint.subject, queue=self.service, cb=on_message))
+        # The server knows of the subscription once this returns: "ready" then means reachable.
+        await self.nc.flush()
 
     async def answer_all(self, subject: str, responder: Callable[[], Awaitable[msgspec.Struct]]) -> None:
         """Answer `subject` from every replica (no queue group): used for health roll-calls."""

@@ -127,6 +127,11 @@ class RuntimeConfig:
     shutdown_grace: float = setting("SHUTDOWN_GRACE_SECONDS", 20.0, help="seconds to finish in-flight work on SIGTERM")
     connect_attempts: int = setting("CONNECT_ATTEMPTS", 30, help="tries to reach NATS/MongoDB/Redis at start")
     instance_id: str = setting("INSTANCE_ID", "", help="name of this replica in logs and health (default: host-pid)")
+    events_replicas: int = setting(
+        "EVENTS_STREAM_REPLICAS",
+        1,
+        help="replicas of the JetStream events stream when a service creates it (3 in a cluster)",
+    )
 
     def __post_init__(self) -> None:
         if self.log_format not in {"json", "text"}:
@@ -136,6 +141,8 @@ class RuntimeConfig:
         for name, env in (("request_timeout", "BUS_REQUEST_TIMEOUT"), ("shutdown_grace", "SHUTDOWN_GRACE_SECONDS")):
             if getattr(self, name) <= 0:
                 raise ConfigError(env, "must be greater than 0")
+        if not 1 <= self.events_replicas <= 5:
+            raise ConfigError("EVENTS_STREAM_REPLICAS", "must be between 1 and 5")
         if not 0 <= self.health_port <= 65535:
             raise ConfigError("HEALTH_PORT", "must be a port number")
         if not self.instance_id:

@@ -104,6 +104,7 @@ class Service:
             attempts=self.config.connect_attempts,
         )
         self.add_check("nats", self._nats_ready)
+        await self._bus.ensure_event_stream(replicas=self.config.events_replicas)
         await self._bus.answer_all(HEALTH_SUBJECT, self.health_report)
 
     def mark_ready(self) -> None:

@@ -27,7 +27,6 @@ async def wire(service: Service, config: AuthConfig) -> None:
     redis = await service.open_redis(config.redis_url)
     store = AuthStore(db)
     await store.create_indexes()
-    await service.bus.ensure_event_stream()
     if config.bootstrap_api_key:
         tenant = await store.ensure_tenant_with_key(
             config.bootstrap_tenant_name, Plan.PROFESSIONAL, hash_api_key(config.bootstrap_api_key)

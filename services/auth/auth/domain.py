@@ -12,6 +12,7 @@ from datetime import datetime
 from webinar_contracts import InvalidInput
 from webinar_contracts.auth import RegisterUser
 from webinar_contracts.plans import Plan
+from webinar_contracts.validation import required_text
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 PHONE = re.compile(r"^\+?[0-9 ()\-.]{5,32}$")
@@ -55,30 +56,19 @@ def email_key(email: str) -> str:
     return email.strip().lower()
 
 
-def _required_text(value: str, field: str, limit: int = MAX_NAME) -> str:
-    text = value.strip()
-    if not text:
-        raise InvalidInput(f"{field} must not be empty", field=field)
-    if len(text) > limit:
-        raise InvalidInput(f"{field} must be at most {limit} characters", field=field)
-    if any(ord(ch) < 32 for ch in text):
-        raise InvalidInput(f"{field} must not contain control characters", field=field)
-    return text
-
-
 def validate_registration(request: RegisterUser, tenant_id: str) -> NewUser:
     """The user to store, or InvalidInput naming the first field at fault (in form order)."""
     email = request.email.strip()
     if len(email) > 254 or not EMAIL.match(email):
         raise InvalidInput("email is not a valid email address", field="email")
-    first_name = _required_text(request.first_name, "fName")
-    last_name = _required_text(request.last_name, "lName")
+    first_name = required_text(request.first_name, "fName", MAX_NAME)
+    last_name = required_text(request.last_name, "lName", MAX_NAME)
     phone = request.phone_number.strip()
     if not PHONE.match(phone) or sum(ch.isdigit() for ch in phone) < 5:
         raise InvalidInput(
             "phoneNumber must be a phone number (digits, optionally +, spaces, dashes)", field="phoneNumber"
         )
-    country = _required_text(request.country, "country")
+    country = required_text(request.country, "country", MAX_NAME)
     validate_password(request.password)
     return NewUser(
         tenant_id=tenant_id,

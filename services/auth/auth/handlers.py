@@ -29,12 +29,6 @@ log = logging.getLogger("auth")
 BAD_LOGIN = "invalid email or password"
 
 
-def _tenant_of(context: RequestContext) -> str:
-    if not context.tenant_id:
-        raise Unauthorized("this request has no tenant: an x-api-key is required")
-    return context.tenant_id
-
-
 @dataclass
 class AuthHandlers:
     store: AuthStore
@@ -44,7 +38,7 @@ class AuthHandlers:
     bus: Bus
 
     async def register(self, request: RegisterUser, context: RequestContext) -> RegisteredUser:
-        tenant_id = _tenant_of(context)
+        tenant_id = context.require_tenant()
         new_user = validate_registration(request, tenant_id)
         if await self.store.find_user_by_email(tenant_id, new_user.email_key):
             raise Conflict("a user with this email is already registered", field="email")
@@ -64,7 +58,7 @@ class AuthHandlers:
         )
 
     async def login(self, request: Login, context: RequestContext) -> AccessGranted:
-        tenant_id = _tenant_of(context)
+        tenant_id = context.require_tenant()
         if not request.user_name.strip():
             raise InvalidInput("userName is required", field="userName")
         if not request.password:
@@ -93,7 +87,7 @@ class AuthHandlers:
         )
 
     async def get_user(self, request: GetUser, context: RequestContext) -> PublicUser:
-        tenant_id = _tenant_of(context)
+        tenant_id = context.require_tenant()
         user = await self.store.find_user(tenant_id, request.user_id)
         if user is None:
             raise NotFound("no such user", field="userId")

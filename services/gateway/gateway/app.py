@@ -8,6 +8,7 @@ from gateway.openapi import build_document, render
 from gateway.rest import GATE, Gate, Route, edge_middleware, serve_route
 from gateway.routes import ROUTES
 from gateway.routes.system import OPENAPI_DOCUMENT, REQUIRED_SERVICES
+from gateway.socket_fanout import NatsClientManager
 from gateway.sockets import create_socket_server
 from webinar_runtime.bus import Bus
 
@@ -23,6 +24,8 @@ def build_app(bus: Bus, config: GatewayConfig, routes: list[Route] = ROUTES) -> 
     app[OPENAPI_DOCUMENT] = render(build_document(routes))
     for route in routes:
         app.router.add_route(route.method, route.path, serve_route(route), name=route.handler.__name__)
-    sockets = create_socket_server(keys, tokens, cors_origins=list(config.cors_origins) or [])
+    sockets = create_socket_server(
+        keys, tokens, cors_origins=list(config.cors_origins) or [], client_manager=NatsClientManager(bus.nc)
+    )
     sockets.attach(app, socketio_path="socket.io")
     return app

@@ -35,6 +35,8 @@ def build_document(routes: list[Route], *, version: str = "0.1.0") -> dict[str, 
     for route in routes:
         if route.body is not None:
             types.add(route.body)
+        if route.query is not None:
+            types.add(route.query)
         types.update(t for t in route.responses.values() if t is not None)
     (schemas_list, components) = msgspec.json.schema_components(
         sorted(types, key=lambda t: getattr(t, "__name__", str(t))), ref_template="#/components/schemas/{name}"
@@ -53,6 +55,12 @@ def build_document(routes: list[Route], *, version: str = "0.1.0") -> dict[str, 
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
             for name in re.findall(r"\{(\w+)", route.path)
         ]
+        if route.query is not None:
+            query_schema = components[route.query.__name__]
+            parameters += [
+                {"name": name, "in": "query", "required": name in query_schema.get("required", []), "schema": schema}
+                for name, schema in query_schema["properties"].items()
+            ]
         if parameters:
             operation["parameters"] = parameters
         if route.access is Access.PUBLIC:
@@ -62,7 +70,7 @@ def build_document(routes: list[Route], *, version: str = "0.1.0") -> dict[str, 
         if route.body is not None:
             operation["requestBody"] = {
                 "required": True,
-                "content": {"application/json": {"schema": schema_of[route.body]}},
+                "content": {route.body_media_type: {"schema": schema_of[route.body]}},
             }
         for status, response_type in route.responses.items():
             response: dict[str, Any] = {"description": SUCCESS_DESCRIPTIONS.get(status, "OK")}

@@ -130,6 +130,8 @@ class Route:
     body: type | None = None
     responses: dict[int, Any] = field(default_factory=dict)  # status -> response type (None: no body)
     errors: tuple[int, ...] = ()
+    body_media_type: str = "application/json"
+    query: type | None = None  # a Struct whose fields are the query parameters
 
 
 def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:

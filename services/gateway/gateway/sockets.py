@@ -27,10 +27,18 @@ def _header(environ: dict[str, Any], name: str) -> str | None:
 
 
 def create_socket_server(
-    keys: ApiKeyAuthority, tokens: TokenVerifier, *, cors_origins: list[str] | str
+    keys: ApiKeyAuthority,
+    tokens: TokenVerifier,
+    *,
+    cors_origins: list[str] | str,
+    client_manager: socketio.AsyncManager | None = None,
 ) -> socketio.AsyncServer:
     server = socketio.AsyncServer(
-        async_mode="aiohttp", cors_allowed_origins=cors_origins, logger=False, engineio_logger=False
+        async_mode="aiohttp",
+        client_manager=client_manager,
+        cors_allowed_origins=cors_origins,
+        logger=False,
+        engineio_logger=False,
     )
 
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:

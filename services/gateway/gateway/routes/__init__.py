@@ -3,4 +3,10 @@
 from gateway.rest import Route
 from gateway.routes import auth, meetings, recording, system, transcription
 
-ROUTES: list[Route] = [*system.ROUTES, *auth.ROUTES, *meetings.ROUTES, *recording.ROUTES, *transcription.ROUTES]
+ROUTES: list[Route] = [
+    *system.ROUTES,
+    *auth.ROUTES,
+    *meetings.ROUTES,
+    *recording.ROUTES,
+    *transcription.ROUTES,
+]

@@ -1,0 +1,1 @@
+"""The meetings service: rooms, meetings, room files."""

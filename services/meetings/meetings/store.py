@@ -1,0 +1,223 @@
+"""The only module of the meetings service that talks to MongoDB.
+
+MongoDB db `meetings`: `rooms`, `meetings` (listed per host newest first; linked to
+recordings by room), `files` (metadata of room files; the bytes are in a blob store).
+Every query is scoped to a tenant.
+"""
+
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from bson.errors import InvalidId
+from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from meetings.domain import MeetingUpdate, NewMeeting, NewRoom, RoomFile, StoredMeeting, StoredRoom
+from webinar_contracts import Conflict, InvalidInput
+from webinar_contracts.paging import PagePosition
+
+
+def _object_id(value: str) -> ObjectId | None:
+    try:
+        return ObjectId(value)
+    except (InvalidId, TypeError):
+        return None
+
+
+def _meeting(doc: dict[str, Any]) -> StoredMeeting:
+    return StoredMeeting(
+        id=str(doc["_id"]),
+        tenant_id=doc["tenant_id"],
+        title=doc["title"],
+        host_id=doc["host_id"],
+        room_id=doc.get("room_id"),
+        recording_ids=list(doc.get("recording_ids", [])),
+        summary_generated=bool(doc.get("summary_generated", False)),
+        transcript_enabled=bool(doc.get("transcript_enabled", False)),
+        created_at=doc["created_at"],
+    )
+
+
+def _file(doc: dict[str, Any]) -> RoomFile:
+    return RoomFile(
+        tenant_id=doc["tenant_id"],
+        room_id=doc["room_id"],
+        filename=doc["filename"],
+        original_name=doc["original_name"],
+        content_type=doc["content_type"],
+        size=int(doc["size"]),
+        uploaded_at=doc["uploaded_at"],
+    )
+
+
+class MeetingsStore:
+    def __init__(self, db: AsyncDatabase[Any]) -> None:
+        self.db = db
+        self.rooms = db["rooms"]
+        self.meetings = db["meetings"]
+        self.files = db["files"]
+
+    async def create_indexes(self) -> None:
+        await self.rooms.create_indexes([IndexModel([("tenant_id", ASCENDING), ("_id", ASCENDING)])])
+        await self.meetings.create_indexes(
+            [
+                IndexModel(
+                    [("tenant_id", ASCENDING), ("host_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
+                    name="by_host_newest_first",
+                ),
+                IndexModel([("tenant_id", ASCENDING), ("room_id", ASCENDING)], name="by_room"),
+            ]
+        )
+        await self.files.create_indexes(
+            [
+                IndexModel(
+                    [("tenant_id", ASCENDING), ("room_id", ASCENDING), ("filename", ASCENDING)],
+                    unique=True,
+                    name="filename_per_room",
+                )
+            ]
+        )
+
+    # -- rooms ---------------------------------------------------------------
+
+    async def insert_room(self, room: NewRoom, created_at: datetime) -> StoredRoom:
+        doc = {
+            "_id": ObjectId(),
+            "tenant_id": room.tenant_id,
+            "name": room.name,
+            "type": room.type,
+            "max_participants": room.max_participants,
+            "is_private": room.is_private,
+            "p2p": room.p2p,
+            "created_at": created_at,
+        }
+        await self.rooms.insert_one(doc)
+        return StoredRoom(id=str(doc["_id"]), tenant_id=room.tenant_id, name=room.name, type=room.type, p2p=room.p2p)
+
+    async def room_exists(self, tenant_id: str, room_id: str) -> bool:
+        oid = _object_id(room_id)
+        if oid is None:
+            return False
+        return await self.rooms.find_one({"_id": oid, "tenant_id": tenant_id}, projection={"_id": 1}) is not None
+
+    async def find_room(self, tenant_id: str, room_id: str) -> StoredRoom | None:
+        oid = _object_id(room_id)
+        doc = await self.rooms.find_one({"_id": oid, "tenant_id": tenant_id}) if oid else None
+        if doc is None:
+            return None
+        return StoredRoom(id=str(doc["_id"]), tenant_id=tenant_id, name=doc["name"], type=doc["type"], p2p=doc["p2p"])
+
+    async def room_host_ids(self, tenant_id: str, room_id: str) -> list[str]:
+        """The hosts of the meetings held in the room."""
+        cursor = self.meetings.find({"tenant_id": tenant_id, "room_id": room_id}, projection={"host_id": 1})
+        return sorted({str(doc["host_id"]) async for doc in cursor})
+
+    # -- meetings ------------------------------------------------------------
+
+    async def insert_meeting(self, meeting: NewMeeting) -> StoredMeeting:
+        doc = {
+            "_id": ObjectId(),
+            "tenant_id": meeting.tenant_id,
+            "title": meeting.title,
+            "host_id": meeting.host_id,
+            "room_id": None,
+            "recording_ids": [],
+            "summary_generated": False,
+            "transcript_enabled": meeting.transcript_enabled,
+            "created_at": meeting.created_at,
+        }
+        await self.meetings.insert_one(doc)
+        return _meeting(doc)
+
+    async def find_meeting(self, tenant_id: str, meeting_id: str) -> StoredMeeting | None:
+        oid = _object_id(meeting_id)
+        doc = await self.meetings.find_one({"_id": oid, "tenant_id": tenant_id}) if oid else None
+        return _meeting(doc) if doc else None
+
+    async def update_meeting(self, tenant_id: str, meeting_id: str, update: MeetingUpdate) -> bool:
+        """Apply `update`; a recording id joins the meeting's list at most once. False when no such meeting."""
+        oid = _object_id(meeting_id)
+        if oid is None:
+            return False
+        fields = {
+            "title": update.title,
+            "room_id": update.room_id,
+            "summary_generated": update.summary_generated,
+            "transcript_enabled": update.transcript_enabled,
+        }
+        changes: dict[str, Any] = {}
+        if to_set := {name: value for name, value in fields.items() if value is not None}:
+            changes["$set"] = to_set
+        if update.recording_id is not None:
+            changes["$addToSet"] = {"recording_ids": update.recording_id}
+        if not changes:
+            return await self.meetings.count_documents({"_id": oid, "tenant_id": tenant_id}, limit=1) == 1
+        result = await self.meetings.update_one({"_id": oid, "tenant_id": tenant_id}, changes)
+        return result.matched_count == 1
+
+    async def list_meetings(
+        self, tenant_id: str, host_id: str, *, limit: int, after: PagePosition | None = None
+    ) -> tuple[list[StoredMeeting], bool]:
+        """Up to `limit` meetings of `host_id`, newest first, after `after`; and whether more follow."""
+        query: dict[str, Any] = {"tenant_id": tenant_id, "host_id": host_id}
+        if after is not None:
+            last_id = _object_id(after.id)
+            if last_id is None:
+                raise InvalidInput("cursor is not one a previous page gave", field="cursor")
+            query["$or"] = [
+                {"created_at": {"$lt": after.created_at}},
+                {"created_at": after.created_at, "_id": {"$lt": last_id}},
+            ]
+        cursor = self.meetings.find(query).sort([("created_at", DESCENDING), ("_id", DESCENDING)]).limit(limit + 1)
+        found = [_meeting(doc) async for doc in cursor]
+        return found[:limit], len(found) > limit
+
+    async def link_recording_to_room(self, tenant_id: str, room_id: str, recording_id: str) -> int:
+        """Add `recording_id` to every meeting of the room (once); how many meetings changed."""
+        result = await self.meetings.update_many(
+            {"tenant_id": tenant_id, "room_id": room_id}, {"$addToSet": {"recording_ids": recording_id}}
+        )
+        return result.modified_count
+
+    async def mark_summary_generated(self, tenant_id: str, meeting_id: str) -> bool:
+        """Set `summaryGenerated`; False when there is no such meeting."""
+        oid = _object_id(meeting_id)
+        if oid is None:
+            return False
+        result = await self.meetings.update_one(
+            {"_id": oid, "tenant_id": tenant_id}, {"$set": {"summary_generated": True}}
+        )
+        return result.matched_count == 1
+
+    # -- room files ----------------------------------------------------------
+
+    async def insert_file(self, file: RoomFile) -> None:
+        try:
+            await self.files.insert_one(
+                {
+                    "tenant_id": file.tenant_id,
+                    "room_id": file.room_id,
+                    "filename": file.filename,
+                    "original_name": file.original_name,
+                    "content_type": file.content_type,
+                    "size": file.size,
+                    "uploaded_at": file.uploaded_at,
+                }
+            )
+        except DuplicateKeyError:
+            raise Conflict("a file with this name is already stored in the room", field="filename") from None
+
+    async def find_file(self, tenant_id: str, room_id: str, filename: str) -> RoomFile | None:
+        doc = await self.files.find_one({"tenant_id": tenant_id, "room_id": room_id, "filename": filename})
+        return _file(doc) if doc else None
+
+    async def remove_room_files(self, tenant_id: str, room_id: str) -> tuple[list[RoomFile], int]:
+        """Forget every file of the room: the files (their bytes are the caller's to delete)
+        and how many records this call removed (a concurrent call may have taken some)."""
+        docs = [doc async for doc in self.files.find({"tenant_id": tenant_id, "room_id": room_id})]
+        if not docs:
+            return [], 0
+        result = await self.files.delete_many({"_id": {"$in": [doc["_id"] for doc in docs]}})
+        return [_file(doc) for doc in docs], result.deleted_count

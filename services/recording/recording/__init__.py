@@ -1,0 +1,1 @@
+"""The recording service: recording sessions of a room (start, stop, list)."""

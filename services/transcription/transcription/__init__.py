@@ -1,0 +1,1 @@
+"""The transcription service: transcript lines, meeting summaries, Azure Speech tokens."""

@@ -1,0 +1,1 @@
+"""Checks of the images, the compose file and the Kubernetes manifests (docs/deploy.md)."""
