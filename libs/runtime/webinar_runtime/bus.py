@@ -99,16 +99,21 @@ class Bus:
         """Connect to NATS, retrying up to `attempts` times (dependencies may start later)."""
 
         async def open_connection() -> NatsClient:
-            return await nats.connect(
-                servers=[part.strip() for part in url.split(",")],
-                name=f"{service}:{instance}",
-                connect_timeout=2,
-                allow_reconnect=True,
-                max_reconnect_attempts=-1,
-                reconnect_time_wait=0.5,
-                error_cb=_log_nats_error,
-                disconnected_cb=_log_disconnected,
-                reconnected_cb=_log_reconnected,
+            # With endless reconnects nats-py also retries a first connect forever: bound each
+            # attempt here, and let retry() bound their number.
+            return await asyncio.wait_for(
+                nats.connect(
+                    servers=[part.strip() for part in url.split(",")],
+                    name=f"{service}:{instance}",
+                    connect_timeout=2,
+                    allow_reconnect=True,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=0.5,
+                    error_cb=_log_nats_error,
+                    disconnected_cb=_log_disconnected,
+                    reconnected_cb=_log_reconnected,
+                ),
+                timeout=5,
             )
 
         nc = await retry(open_connection, what=f"NATS at {url}", attempts=attempts)
