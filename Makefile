@@ -7,9 +7,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat deploy/constraints.txt libs/*/pyproject.toml services/*/pyproject.toml | cksum | cut -d' ' -f1)
 PACKAGES := -e libs/contracts -e libs/runtime -e 'libs/devstack[dev]' $(patsubst %,-e %,$(wildcard services/*))
 
-.PHONY: install run test lint typecheck pytest openapi clean
+WEBCLIENT := libs/webclient
+DEMO_BUNDLE := services/gateway/gateway/static/demo/demo.js
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-install: $(STAMP)
+.PHONY: install run test lint typecheck pytest openapi clean webclient browser
+
+install: $(STAMP) webclient geoip
 
 $(STAMP):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -19,6 +23,35 @@ $(STAMP):
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -c deploy/constraints.txt $(PACKAGES)
 	@rm -f $(VENV)/.installed-*
 	@touch $@
+
+# The demo page's bundle (git-ignored output): npm ci from the lock file, then esbuild.
+webclient: $(DEMO_BUNDLE)
+
+$(WEBCLIENT)/node_modules/.package-lock.json: $(WEBCLIENT)/package.json $(WEBCLIENT)/package-lock.json
+	@command -v npm >/dev/null || { echo "installing Debian's nodejs and npm ..."; \
+		$(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q nodejs npm; }
+	@echo "installing the web client's npm packages ..."
+	@cd $(WEBCLIENT) && npm ci --no-audit --no-fund --loglevel=error
+
+$(DEMO_BUNDLE): $(WEBCLIENT)/node_modules/.package-lock.json $(WEBCLIENT)/build.mjs $(WEBCLIENT)/demo.html $(wildcard $(WEBCLIENT)/src/*.js)
+	@cd $(WEBCLIENT) && node build.mjs
+
+# analytics' geolocation database (DB-IP City Lite, CC BY 4.0): npm ci from its lock file,
+# which pins the version and checks the download's integrity (git-ignored node_modules).
+GEOIP := services/analytics
+.PHONY: geoip
+geoip: $(GEOIP)/node_modules/.package-lock.json
+
+$(GEOIP)/node_modules/.package-lock.json: $(GEOIP)/package.json $(GEOIP)/package-lock.json
+	@command -v npm >/dev/null || { echo "installing Debian's nodejs and npm ..."; \
+		$(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q nodejs npm; }
+	@echo "installing the geolocation database (DB-IP City Lite) ..."
+	@cd $(GEOIP) && npm ci --no-audit --no-fund --loglevel=error
+
+# Debian's Chromium for the browser tests (tests/e2e); never a browser download.
+browser:
+	@test -x /usr/bin/chromium || { echo "installing Debian's chromium ..."; \
+		$(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium; }
 
 run: install
 	@$(BIN)/python -m webinar_devstack run
@@ -32,11 +65,11 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install
+pytest: install browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 openapi: install
 	$(BIN)/python -m gateway openapi
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var $(WEBCLIENT)/node_modules $(dir $(DEMO_BUNDLE)) $(GEOIP)/node_modules

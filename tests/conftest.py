@@ -17,7 +17,8 @@ def suite(tmp_path_factory: pytest.TempPathFactory, nats_url: str, redis_url: st
         nats_url=nats_url,
         redis_url=redis_url,
         mongo_url=mongo_url,
-        env={"BUS_REQUEST_TIMEOUT": "3", "MAX_BODY_BYTES": "65536"},
+        # One media worker: tests that count nodes start more on purpose (tests/test_sfu_workers.py).
+        env={"BUS_REQUEST_TIMEOUT": "3", "MAX_BODY_BYTES": "65536", "MEDIA_WORKERS": "1"},
     ).start()
     yield running
     running.stop()

@@ -212,3 +212,75 @@ ATTACH_FILE = Endpoint("meetings.files.attach", AttachFile, StoredFile)
 GET_FILE = Endpoint("meetings.files.get", GetFile, FileDetails)
 READ_FILE = Endpoint("meetings.files.read", ReadFile, FileChunk)
 DELETE_ROOM_FILES = Endpoint("meetings.files.delete-room", DeleteRoomFiles, FilesDeleted)
+
+
+# -- chat --------------------------------------------------------------------------
+#
+# The SFU socket's `sendMessage` (docs/realtime-events.md): the gateway learns the sender's
+# name and role from the media node holding the room, asks meetings to keep the message
+# (Redis, one capped list per room), and broadcasts what meetings answers. `join` gets the
+# history. A message may carry a file uploaded with POST /room/:roomId/upload.
+
+
+class ChatFile(msgspec.Struct, kw_only=True):
+    """The room file a chat message carries, and where a viewer downloads it."""
+
+    filename: str
+    original_name: str = msgspec.field(name="originalName")
+    size: int
+    content_type: str = msgspec.field(name="contentType")
+    url: str  # the gateway's /room/{roomId}/files/{filename}/download
+
+
+class ChatMessage(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A chat message as the seed's `chatHistory` lists it (`room_id, name, message,
+    timestamp` in milliseconds since the epoch), with its id (what a deletion names), the
+    sender's socket (`peer_id`) and, for a file message, the file."""
+
+    id: str
+    room_id: str
+    name: str
+    message: str
+    timestamp: int
+    peer_id: str = ""
+    file: ChatFile | None = None
+
+
+class SendChatMessage(msgspec.Struct, kw_only=True):
+    room_id: str
+    peer_id: str  # the sender's socket
+    sender_key: str  # whom the rate limit counts: the user of the token, else the socket
+    name: str
+    message: str
+    filename: str | None = None  # a file of the room to attach (its stored name)
+
+
+class GetChatHistory(msgspec.Struct, kw_only=True):
+    room_id: str
+
+
+class ChatHistory(msgspec.Struct, kw_only=True):
+    messages: list[ChatMessage]  # oldest first
+
+
+class DeleteChatMessage(msgspec.Struct, kw_only=True):
+    room_id: str
+    message_id: str
+    role: str  # the caller's role in the room, as the media node holding it says
+
+
+class ChatMessageDeleted(msgspec.Struct, kw_only=True):
+    room_id: str
+    id: str
+
+
+class KeepChat(msgspec.Struct, kw_only=True):
+    """Someone left the room: keep its history for the retention period from now."""
+
+    room_id: str
+
+
+SEND_CHAT_MESSAGE = Endpoint("meetings.chat.send", SendChatMessage, ChatMessage)
+GET_CHAT_HISTORY = Endpoint("meetings.chat.history", GetChatHistory, ChatHistory)
+DELETE_CHAT_MESSAGE = Endpoint("meetings.chat.delete", DeleteChatMessage, ChatMessageDeleted)
+KEEP_CHAT = Endpoint("meetings.chat.keep", KeepChat, Empty)

@@ -8,6 +8,7 @@ from gateway.openapi import build_document, render
 from gateway.rest import GATE, Gate, Route, edge_middleware, serve_route
 from gateway.routes import ROUTES
 from gateway.routes.system import OPENAPI_DOCUMENT, REQUIRED_SERVICES
+from gateway.sfu_socket import register_sfu_socket
 from gateway.socket_fanout import NatsClientManager
 from gateway.sockets import create_socket_server
 from webinar_runtime.bus import Bus
@@ -28,4 +29,5 @@ def build_app(bus: Bus, config: GatewayConfig, routes: list[Route] = ROUTES) -> 
         keys, tokens, cors_origins=list(config.cors_origins) or [], client_manager=NatsClientManager(bus.nc)
     )
     sockets.attach(app, socketio_path="socket.io")
+    register_sfu_socket(app, sockets, bus)
     return app

@@ -3,8 +3,8 @@
 from pathlib import Path
 
 from meetings.config import MeetingsConfig
-from meetings.handlers import AuthUsers, MeetingsHandlers
-from meetings.store import MeetingsStore
+from meetings.handlers import AuthUsers, ChatHandlers, ChatLimits, MeetingsHandlers
+from meetings.store import ChatStore, MeetingsStore
 from webinar_contracts import meetings as contract
 from webinar_contracts.recording import RECORDING_STOPPED
 from webinar_contracts.transcription import SUMMARY_GENERATED
@@ -53,6 +53,24 @@ async def wire(service: Service, config: MeetingsConfig) -> None:
     await service.serve(contract.GET_FILE, handlers.get_file)
     await service.serve(contract.READ_FILE, handlers.read_file)
     await service.serve(contract.DELETE_ROOM_FILES, handlers.delete_room_files)
+    chat = ChatHandlers(
+        chat=ChatStore(
+            await service.open_redis(config.redis_url),
+            max_messages=config.chat_history_max,
+            retention_seconds=config.chat_retention,
+            rate_window_seconds=config.chat_rate_window,
+        ),
+        files=store,
+        limits=ChatLimits(
+            max_chars=config.chat_max_chars,
+            rate_messages=config.chat_rate_messages,
+            rate_window=config.chat_rate_window,
+        ),
+    )
+    await service.serve(contract.SEND_CHAT_MESSAGE, chat.send)
+    await service.serve(contract.GET_CHAT_HISTORY, chat.history)
+    await service.serve(contract.DELETE_CHAT_MESSAGE, chat.delete)
+    await service.serve(contract.KEEP_CHAT, chat.keep)
     await service.bus.consume(
         "meetings",
         {RECORDING_STOPPED: handlers.on_recording_stopped, SUMMARY_GENERATED: handlers.on_summary_generated},

@@ -1,17 +1,28 @@
 """The meetings rules: what a valid room and meeting are, who may change a meeting,
-how pages of meetings are cut, and how an uploaded file is named and stored.
+how pages of meetings are cut, how an uploaded file is named and stored, and what a
+chat message may hold, how often one may be sent and who may delete one.
 
 No I/O here: the store persists, the handlers translate.
 """
 
+import math
 import mimetypes
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import quote
 
-from webinar_contracts import Forbidden, InvalidInput
-from webinar_contracts.meetings import MAX_READ_BYTES, CreateMeeting, CreateRoom, MeetingChanges
+from webinar_contracts import Forbidden, InvalidInput, RateLimited, TooLarge
+from webinar_contracts.meetings import (
+    MAX_READ_BYTES,
+    ChatFile,
+    ChatMessage,
+    CreateMeeting,
+    CreateRoom,
+    MeetingChanges,
+)
 from webinar_contracts.validation import required_text
 
 ROOM_TYPES = ("meeting", "conference", "webinar", "live")
@@ -234,3 +245,88 @@ def validate_read(offset: int, length: int) -> None:
         raise InvalidInput("offset must not be negative", field="offset")
     if not 1 <= length <= MAX_READ_BYTES:
         raise InvalidInput(f"length must be from 1 to {MAX_READ_BYTES}", field="length")
+
+
+# -- chat --------------------------------------------------------------------------
+
+MODERATOR_ROLES = frozenset({"host", "co-host"})
+MAX_CHAT_NAME = 100
+DEFAULT_CHAT_NAME = "Guest"
+MESSAGE_ID_HEX = 16
+# Bidirectional-text controls reorder what a reader sees (the "trojan source" trick); they
+# are format characters, not control characters, so they are named here.
+_BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def strip_control_characters(text: str, *, keep_newlines: bool) -> str:
+    """`text` without control characters (C0, DEL, C1) and bidirectional controls; tabs
+    become spaces, and line breaks stay when `keep_newlines` (else they become spaces)."""
+    text = text.replace("\r\n", "\n").replace("\t", " ")
+    if not keep_newlines:
+        text = text.replace("\n", " ")
+    return "".join(ch for ch in text if ch == "\n" or (unicodedata.category(ch) != "Cc" and ch not in _BIDI_CONTROLS))
+
+
+def chat_text(message: str, *, max_chars: int) -> str:
+    """A message's text as kept: stripped of control characters and surrounding blanks,
+    at most `max_chars` characters (TooLarge above)."""
+    text = strip_control_characters(message, keep_newlines=True).strip()
+    if len(text) > max_chars:
+        raise TooLarge(f"message is longer than {max_chars} characters", field="message")
+    return text
+
+
+def chat_name(name: str) -> str:
+    """A sender's name as shown: one line, no control characters, bounded; `Guest` when empty."""
+    cleaned = " ".join(strip_control_characters(name, keep_newlines=False).split())[:MAX_CHAT_NAME]
+    return cleaned or DEFAULT_CHAT_NAME
+
+
+def check_has_content(text: str, *, has_file: bool) -> None:
+    """A message needs text or a file."""
+    if not text and not has_file:
+        raise InvalidInput("message is empty", field="message")
+
+
+def new_chat_message(
+    *,
+    room_id: str,
+    peer_id: str,
+    name: str,
+    text: str,
+    timestamp_ms: int,
+    file: ChatFile | None = None,
+    message_id: str | None = None,
+) -> ChatMessage:
+    """The message to keep and broadcast."""
+    check_has_content(text, has_file=file is not None)
+    return ChatMessage(
+        id=message_id if message_id is not None else secrets.token_hex(MESSAGE_ID_HEX // 2),
+        room_id=room_id,
+        name=chat_name(name),
+        message=text,
+        timestamp=timestamp_ms,
+        peer_id=peer_id,
+        file=file,
+    )
+
+
+def check_chat_rate(sent: int, *, limit: int, window: int, retry_after: float) -> None:
+    """`sent` messages in the current window of `window` seconds: RateLimited past `limit`."""
+    if sent > limit:
+        wait = max(1, math.ceil(retry_after))
+        raise RateLimited(
+            f"too many messages: at most {limit} every {window} seconds; wait {wait} s",
+            field="message",
+            retry_after=float(wait),
+        )
+
+
+def check_may_delete_message(role: str) -> None:
+    if role not in MODERATOR_ROLES:
+        raise Forbidden("only the host and co-hosts may delete a chat message", field="id")
+
+
+def download_url(room_id: str, filename: str) -> str:
+    """Where a viewer downloads a room file through the gateway."""
+    return f"/room/{quote(room_id, safe='')}/files/{quote(filename, safe='')}/download"

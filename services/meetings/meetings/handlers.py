@@ -1,6 +1,7 @@
 """Bus subjects and events -> meetings rules, store and blob calls; nothing else."""
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,11 +12,17 @@ from meetings.domain import (
     MAX_PAGE,
     RoomFile,
     StoredMeeting,
+    chat_text,
     check_acting_user,
+    check_chat_rate,
+    check_has_content,
+    check_may_delete_message,
     check_may_update,
     content_type_of,
     display_path,
+    download_url,
     is_stored_filename,
+    new_chat_message,
     original_name_of,
     stored_filename,
     to_milliseconds,
@@ -24,20 +31,27 @@ from meetings.domain import (
     validate_read,
     validate_room,
 )
-from meetings.store import MeetingsStore
+from meetings.store import ChatStore, MeetingsStore
 from webinar_contracts import Empty, InvalidInput, NotFound, RequestContext, TooLarge
 from webinar_contracts import auth as auth_contract
 from webinar_contracts.meetings import (
     AttachFile,
+    ChatFile,
+    ChatHistory,
+    ChatMessage,
+    ChatMessageDeleted,
     CreateMeeting,
     CreateRoom,
+    DeleteChatMessage,
     DeleteRoomFiles,
     FileChunk,
     FileDetails,
     FilesDeleted,
+    GetChatHistory,
     GetFile,
     GetMeeting,
     GetRoom,
+    KeepChat,
     ListMeetings,
     Meeting,
     MeetingInfo,
@@ -46,6 +60,7 @@ from webinar_contracts.meetings import (
     ReadFile,
     Room,
     RoomDetails,
+    SendChatMessage,
     StoredFile,
     UpdateMeeting,
     UploadTicket,
@@ -299,3 +314,68 @@ class MeetingsHandlers:
             return
         if not await self.store.mark_summary_generated(event.context.tenant_id, generated.meeting_id):
             log.info("summary of an unknown meeting; ignored", extra={"meeting_id": generated.meeting_id})
+
+
+# -- chat ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChatLimits:
+    max_chars: int
+    rate_messages: int
+    rate_window: int
+
+
+@dataclass
+class ChatHandlers:
+    """The rooms' chat: messages kept in Redis, files found among the room's files."""
+
+    chat: ChatStore
+    files: MeetingsStore
+    limits: ChatLimits
+    clock: Callable[[], float] = time.time
+
+    async def send(self, request: SendChatMessage, context: RequestContext) -> ChatMessage:
+        tenant_id = context.require_tenant()
+        text = chat_text(request.message, max_chars=self.limits.max_chars)
+        check_has_content(text, has_file=request.filename is not None)
+        sent, window_left = await self.chat.count_sent(tenant_id, request.room_id, request.sender_key)
+        check_chat_rate(sent, limit=self.limits.rate_messages, window=self.limits.rate_window, retry_after=window_left)
+        file = await self._file(tenant_id, request.room_id, request.filename) if request.filename else None
+        message = new_chat_message(
+            room_id=request.room_id,
+            peer_id=request.peer_id,
+            name=request.name,
+            text=text,
+            timestamp_ms=int(self.clock() * 1000),
+            file=file,
+        )
+        await self.chat.append(tenant_id, message)
+        return message
+
+    async def _file(self, tenant_id: str, room_id: str, filename: str) -> ChatFile:
+        found = await self.files.find_file(tenant_id, room_id, filename) if is_stored_filename(filename) else None
+        if found is None:
+            raise NotFound("no such file in this room: upload it with POST /room/:roomId/upload first", field="file")
+        return ChatFile(
+            filename=found.filename,
+            original_name=found.original_name,
+            size=found.size,
+            content_type=found.content_type,
+            url=download_url(room_id, found.filename),
+        )
+
+    async def history(self, request: GetChatHistory, context: RequestContext) -> ChatHistory:
+        return ChatHistory(messages=await self.chat.history(context.require_tenant(), request.room_id))
+
+    async def delete(self, request: DeleteChatMessage, context: RequestContext) -> ChatMessageDeleted:
+        tenant_id = context.require_tenant()
+        check_may_delete_message(request.role)
+        if not await self.chat.remove(tenant_id, request.room_id, request.message_id):
+            raise NotFound("no such message in this room's chat", field="id")
+        log.info("chat message deleted", extra={"room_id": request.room_id, "message_id": request.message_id})
+        return ChatMessageDeleted(room_id=request.room_id, id=request.message_id)
+
+    async def keep(self, request: KeepChat, context: RequestContext) -> Empty:
+        await self.chat.keep(context.require_tenant(), request.room_id)
+        return Empty()

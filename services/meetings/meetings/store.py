@@ -1,13 +1,18 @@
-"""The only module of the meetings service that talks to MongoDB.
+"""The only module of the meetings service that talks to MongoDB and Redis.
 
 MongoDB db `meetings`: `rooms`, `meetings` (listed per host newest first; linked to
 recordings by room), `files` (metadata of room files; the bytes are in a blob store).
+Redis `meetings:chat:*`: each room's chat history and the senders' rate counters.
 Every query is scoped to a tenant.
 """
 
+import hashlib
+import logging
 from datetime import datetime
 from typing import Any
 
+import msgspec
+import redis.asyncio as aioredis
 from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo import ASCENDING, DESCENDING, IndexModel
@@ -16,7 +21,10 @@ from pymongo.errors import DuplicateKeyError
 
 from meetings.domain import MeetingUpdate, NewMeeting, NewRoom, RoomFile, StoredMeeting, StoredRoom
 from webinar_contracts import Conflict, InvalidInput
+from webinar_contracts.meetings import ChatMessage
 from webinar_contracts.paging import PagePosition
+
+log = logging.getLogger("meetings.store")
 
 
 def _object_id(value: str) -> ObjectId | None:
@@ -221,3 +229,80 @@ class MeetingsStore:
             return [], 0
         result = await self.files.delete_many({"_id": {"$in": [doc["_id"] for doc in docs]}})
         return [_file(doc) for doc in docs], result.deleted_count
+
+
+class ChatStore:
+    """Each room's chat in Redis. `meetings:chat:room:<digest>` lists the room's messages
+    (JSON, oldest first, at most `max_messages`) and expires `retention_seconds` after the
+    room's last activity (a message, a history read, a keep); `meetings:chat:rate:<digest>`
+    counts one sender's messages in a fixed window. Digests hash the tenant and room ids,
+    so any id fits in a key and two tenants never share one."""
+
+    def __init__(
+        self, redis: "aioredis.Redis", *, max_messages: int, retention_seconds: int, rate_window_seconds: int
+    ) -> None:
+        self.redis = redis
+        self.max_messages = max_messages
+        self.retention_seconds = retention_seconds
+        self.rate_window_seconds = rate_window_seconds
+
+    @staticmethod
+    def _digest(*parts: str) -> str:
+        return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:40]
+
+    def room_key(self, tenant_id: str, room_id: str) -> str:
+        return f"meetings:chat:room:{self._digest(tenant_id, room_id)}"
+
+    def rate_key(self, tenant_id: str, room_id: str, sender_key: str) -> str:
+        return f"meetings:chat:rate:{self._digest(tenant_id, room_id, sender_key)}"
+
+    async def count_sent(self, tenant_id: str, room_id: str, sender_key: str) -> tuple[int, float]:
+        """Count one more message of the sender: how many it sent in the current window,
+        this one included, and the seconds left in that window."""
+        key = self.rate_key(tenant_id, room_id, sender_key)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, self.rate_window_seconds, nx=True)
+            pipe.pttl(key)
+            sent, _, left_ms = await pipe.execute()
+        return int(sent), max(int(left_ms), 0) / 1000
+
+    async def append(self, tenant_id: str, message: ChatMessage) -> None:
+        key = self.room_key(tenant_id, message.room_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.rpush(key, msgspec.json.encode(message))
+            pipe.ltrim(key, -self.max_messages, -1)
+            pipe.expire(key, self.retention_seconds)
+            await pipe.execute()
+
+    async def history(self, tenant_id: str, room_id: str) -> list[ChatMessage]:
+        """The room's messages, oldest first (reading is activity: the history is kept longer)."""
+        key = self.room_key(tenant_id, room_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.lrange(key, 0, -1)
+            pipe.expire(key, self.retention_seconds)
+            items, _ = await pipe.execute()
+        messages = []
+        for item in items:
+            try:
+                messages.append(msgspec.json.decode(item, type=ChatMessage))
+            except msgspec.DecodeError:
+                log.warning("an unreadable chat message was skipped", extra={"room_id": room_id})
+        return messages
+
+    async def remove(self, tenant_id: str, room_id: str, message_id: str) -> bool:
+        """Delete the message with this id; False when the room's chat holds none."""
+        key = self.room_key(tenant_id, room_id)
+        for item in await self.redis.lrange(key, 0, -1):
+            try:
+                found = msgspec.json.decode(item, type=ChatMessage).id == message_id
+            except msgspec.DecodeError:
+                continue
+            if found:
+                # The exact bytes read: LREM removes equal elements only.
+                return int(await self.redis.lrem(key, 1, item)) > 0  # type: ignore[arg-type]
+        return False
+
+    async def keep(self, tenant_id: str, room_id: str) -> None:
+        """Keep the room's history `retention_seconds` from now."""
+        await self.redis.expire(self.room_key(tenant_id, room_id), self.retention_seconds)

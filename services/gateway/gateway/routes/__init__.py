@@ -1,7 +1,7 @@
 """Every REST route the gateway serves, grouped by the service that owns it."""
 
 from gateway.rest import Route
-from gateway.routes import auth, meetings, recording, system, transcription
+from gateway.routes import analytics, auth, meetings, recording, static, system, transcription
 
 ROUTES: list[Route] = [
     *system.ROUTES,
@@ -9,4 +9,6 @@ ROUTES: list[Route] = [
     *meetings.ROUTES,
     *recording.ROUTES,
     *transcription.ROUTES,
+    *analytics.ROUTES,
+    *static.ROUTES,
 ]

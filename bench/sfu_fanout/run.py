@@ -1,0 +1,507 @@
+"""Fan-out benchmark of one media worker: one publisher, N subscribers.
+
+    .venv/bin/python bench/sfu_fanout/run.py [--quick] [--subscribers 10,50,100,200]
+
+Starts NATS, Redis, the MongoDB-compatible server and the services the SFU socket needs
+(auth, meetings, one media worker, gateway) on loopback; one publisher sends pre-encoded
+VP8 720p at about 1.5 Mbps plus Opus (encoded once with PyAV into var/bench/, then
+replayed without encoding); subscriber processes (subscribers.py) join through the
+gateway and consume both without decoding. For each N it measures the media worker's CPU
+seconds per second (from /proc), the RTP packets forwarded per second (as the
+subscribers count them) and the subscribers' loss (from sequence numbers), then prints
+the largest N the worker held with loss under 1% and what one core would hold, beside
+mediasoup's and LiveKit's published figures and this project's targets. Everything binds
+127.0.0.1 and stops at the end.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import msgspec
+import socketio
+from aiortc.mediastreams import MediaStreamTrack
+
+from media import ortc
+from media.peer_client import PeerTransport, encode_opus
+from webinar_contracts.media import (
+    DtlsParameters,
+    IceCandidate,
+    IceParameters,
+    RtpCodecParameters,
+)
+from webinar_devstack.servers import start_mongo, start_nats, start_redis
+from webinar_devstack.suite import REPO_ROOT, Suite
+
+HERE = Path(__file__).resolve().parent
+CACHE = REPO_ROOT / "var" / "bench"
+VIDEO_FILE = CACHE / "vp8-720p30-1500k-5s.webm"
+
+# Published anchors and this project's targets (issue 8).
+MEDIASOUP_CONSUMERS_PER_CORE = 500  # mediasoup.org, Scalability: "over ~500 consumers" per worker
+LIVEKIT_SUBSCRIBERS_PER_CORE = 3000 / 16  # LiveKit benchmark: 1 publisher to 3,000 subscribers on 16 cores
+LIVEKIT_PACKETS_PER_CORE = 560_962 / 16  # the same run: 560,962 packets/s out
+TARGET_PACKETS_PER_CORE = 40_000
+TARGET_VIEWERS_PER_CORE = 250
+LOSS_LIMIT = 0.01
+
+VP8 = RtpCodecParameters(mime_type="video/VP8", payload_type=96, clock_rate=90000)
+OPUS = RtpCodecParameters(
+    mime_type="audio/opus", payload_type=111, clock_rate=48000, channels=2, parameters={"useinbandfec": 1}
+)
+VIDEO_FEEDBACK = [ortc.NACK, ortc.NACK_PLI, ortc.CCM_FIR, ortc.GOOG_REMB]
+
+
+# --- media, encoded once ---
+
+
+def encode_video(path: Path, *, seconds: int = 5) -> None:
+    """VP8 1280x720 at 30 fps and 1.5 Mbps, a keyframe every 2 s: ffmpeg's testsrc2 pattern
+    with a little moving noise so that the encoder spends its bitrate."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    source = av.open("testsrc2=size=1280x720:rate=30,noise=alls=6:allf=t", format="lavfi")
+    output = av.open(str(partial), "w", format="webm")
+    stream = output.add_stream("libvpx", rate=30)
+    stream.width, stream.height, stream.pix_fmt = 1280, 720, "yuv420p"
+    stream.bit_rate = 1_500_000
+    stream.codec_context.gop_size = 60
+    stream.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+    for count, frame in enumerate(source.decode(video=0)):
+        if count == seconds * 30:
+            break
+        frame.pts = None
+        frame.pict_type = av.video.frame.PictureType.NONE  # lavfi marks every frame a keyframe
+        for packet in stream.encode(frame):
+            output.mux(packet)
+    for packet in stream.encode(None):
+        output.mux(packet)
+    output.close()
+    source.close()
+    partial.rename(path)
+
+
+def video_packets() -> list[Any]:
+    if not VIDEO_FILE.exists():
+        print(f"encoding 5 s of VP8 720p at 1.5 Mbps into {VIDEO_FILE.relative_to(REPO_ROOT)} (once) ...", flush=True)
+        encode_video(VIDEO_FILE)
+    with av.open(str(VIDEO_FILE)) as container:
+        return [packet for packet in container.demux(video=0) if packet.size]
+
+
+class ReplayTrack(MediaStreamTrack):
+    """Pre-encoded packets, looped at a steady clock; aiortc's sender packetises them as they are."""
+
+    def __init__(self, kind: str, packets: list[Any], *, interval: float, clock_rate: int) -> None:
+        super().__init__()
+        self.kind = kind
+        self._packets = packets
+        self._interval = interval
+        self._clock_rate = clock_rate
+        self._index = 0
+        self._started: float | None = None
+
+    async def recv(self) -> Any:
+        loop = asyncio.get_running_loop()
+        if self._started is None:
+            self._started = loop.time()
+        await asyncio.sleep(max(0.0, self._started + self._index * self._interval - loop.time()))
+        packet = self._packets[self._index % len(self._packets)]
+        packet.time_base = Fraction(1, self._clock_rate)
+        packet.pts = round(self._index * self._interval * self._clock_rate)
+        self._index += 1
+        return packet
+
+
+# --- the publisher, through the gateway's SFU socket ---
+
+
+class Publisher:
+    def __init__(self, url: str, api_key: str) -> None:
+        self.url = url
+        self.api_key = api_key
+        self.socket = socketio.AsyncClient(reconnection=False)
+        self.peer: PeerTransport | None = None
+
+    async def call(self, event: str, data: Any) -> Any:
+        answer = await self.socket.call(event, data, timeout=30)
+        if isinstance(answer, dict) and "error" in answer:
+            raise RuntimeError(f"publisher {event}: {answer['error']}")
+        return answer
+
+    async def start(self, room: str, video: list[Any], audio: list[Any]) -> list[str]:
+        """Create the room (its creator may publish), join, publish camera and microphone."""
+        await self.socket.connect(self.url, socketio_path="socket.io", auth={"apiKey": self.api_key}, wait_timeout=30)
+        await self.call("createRoom", {"room_id": room})
+        await self.call("join", {"room_id": room, "name": "Publisher"})
+        await self.call("getRouterRtpCapabilities", {})
+        created = await self.call("createWebRtcTransport", {"forceTcp": False})
+        self.peer = await PeerTransport.create()
+        await self.call(
+            "connectTransport",
+            {"transport_id": created["id"], "dtlsParameters": msgspec.to_builtins(self.peer.dtls_parameters)},
+        )
+        await asyncio.wait_for(
+            self.peer.connect(
+                ice_parameters=msgspec.convert(created["iceParameters"], IceParameters),
+                ice_candidates=msgspec.convert(created["iceCandidates"], list[IceCandidate]),
+                dtls_parameters=msgspec.convert(created["dtlsParameters"], DtlsParameters),
+            ),
+            30,
+        )
+        producers = []
+        camera = ReplayTrack("video", video, interval=1 / 30, clock_rate=90000)
+        microphone = ReplayTrack("audio", audio, interval=0.02, clock_rate=48000)
+        for kind, track, codec, feedback, mid, app_type in (
+            ("video", camera, VP8, VIDEO_FEEDBACK, "0", "camera"),
+            ("audio", microphone, OPUS, [], "1", "microphone"),
+        ):
+            parameters = await self.peer.publish(track, codec=codec, mid=mid, rtcp_feedback=feedback)
+            produced = await self.call(
+                "produce",
+                {
+                    "producerTransportId": created["id"],
+                    "kind": kind,
+                    "rtpParameters": msgspec.to_builtins(parameters),
+                    "appData": {"type": app_type},
+                },
+            )
+            producers.append(produced["producer_id"])
+        return producers
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.socket.disconnect()
+        if self.peer is not None:
+            with contextlib.suppress(Exception):
+                await self.peer.close()
+
+
+# --- subscriber processes ---
+
+
+class SubscriberProcess:
+    def __init__(self, index: int, log_dir: Path) -> None:
+        self.index = index
+        self.log_dir = log_dir
+        self.process: asyncio.subprocess.Process | None = None
+        self.count = 0
+
+    async def start(self) -> None:
+        log = open(self.log_dir / f"subscribers-{self.index}.log", "wb")  # noqa: SIM115, ASYNC230 - the child keeps it
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(HERE / "subscribers.py"),
+            str(self.index),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=log,
+            limit=1 << 20,
+        )
+        log.close()
+
+    async def ask(self, request: dict[str, Any], timeout: float = 600) -> dict[str, Any]:
+        if self.process is None or self.process.stdin is None or self.process.stdout is None:
+            raise RuntimeError("subscriber process not started")
+        self.process.stdin.write(json.dumps(request).encode() + b"\n")
+        await self.process.stdin.drain()
+        line = await asyncio.wait_for(self.process.stdout.readline(), timeout)
+        if not line:
+            raise RuntimeError(f"subscriber process {self.index} exited; see its log in {self.log_dir}")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    async def stop(self) -> None:
+        if self.process is None or self.process.returncode is not None:
+            return
+        with contextlib.suppress(Exception):
+            if self.process.stdin is not None:
+                self.process.stdin.write(b'{"cmd": "quit"}\n')
+                await self.process.stdin.drain()
+        try:
+            await asyncio.wait_for(self.process.wait(), 20)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid if self.process is not None else 0
+
+
+# --- measuring ---
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all its threads, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_and_total() -> tuple[float, float]:
+    """Busy and total CPU time of the whole machine (all cores), from /proc/stat, in ticks."""
+    values = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]
+    total = sum(values[:8])
+    return total - idle, total
+
+
+@dataclass
+class Snapshot:
+    at: float
+    worker_cpu: float
+    subscribers_cpu: float
+    machine: tuple[float, float]
+    received: int
+    expected: int
+    flowing: int
+    worst_loss: float
+
+
+@dataclass
+class Step:
+    viewers: int
+    flowing: int
+    seconds: float
+    worker_cpu: float  # CPU seconds per second
+    subscribers_cpu: float
+    machine_busy: float  # fraction of all cores
+    delivered: float  # RTP packets per second, as the subscribers counted them
+    loss: float
+    worst_loss: float
+
+    @property
+    def held(self) -> bool:
+        return self.flowing == self.viewers and self.loss < LOSS_LIMIT
+
+
+class Bench:
+    def __init__(self, *, suite: Suite, worker_pid: int, window: float, per_process: int, log_dir: Path) -> None:
+        self.suite = suite
+        self.worker_pid = worker_pid
+        self.window = window
+        self.per_process = per_process
+        self.log_dir = log_dir
+        self.processes: list[SubscriberProcess] = []
+        self.room = f"fanout-{os.getpid()}"
+        self.producers: list[str] = []
+
+    async def snapshot(self) -> Snapshot:
+        reports = await asyncio.gather(*(p.ask({"cmd": "report"}) for p in self.processes))
+        return Snapshot(
+            at=time.monotonic(),
+            worker_cpu=process_cpu_seconds(self.worker_pid),
+            subscribers_cpu=sum(process_cpu_seconds(p.pid) for p in self.processes),
+            machine=machine_busy_and_total(),
+            received=sum(r["received"] for r in reports),
+            expected=sum(r["expected"] for r in reports),
+            flowing=sum(r["flowing"] for r in reports),
+            worst_loss=max((r["worst_loss"] for r in reports), default=0.0),
+        )
+
+    async def grow_to(self, viewers: int) -> None:
+        """Add subscribers, spread over the processes, until there are `viewers`."""
+        missing = viewers - sum(p.count for p in self.processes)
+        needed = math.ceil(viewers / self.per_process)
+        while len(self.processes) < needed:
+            process = SubscriberProcess(len(self.processes), self.log_dir)
+            await process.start()
+            self.processes.append(process)
+        shares = [0] * len(self.processes)
+        for _ in range(missing):  # fill the emptiest process first
+            emptiest = min(range(len(self.processes)), key=lambda i: self.processes[i].count + shares[i])
+            shares[emptiest] += 1
+        request = {"cmd": "add", "url": self.suite.url, "api_key": self.suite.api_key, "room": self.room}
+        asked = [(process, share) for process, share in zip(self.processes, shares, strict=True) if share]
+        answers = await asyncio.gather(
+            *(process.ask({**request, "count": share, "producers": self.producers}) for process, share in asked)
+        )
+        for (process, _), answer in zip(asked, answers, strict=True):
+            process.count += int(answer["added"])
+        failed = sum(answer["failed"] for answer in answers)
+        if failed:
+            errors = [error for answer in answers for error in answer["errors"]]
+            raise RuntimeError(f"{failed} subscribers could not join: {errors[:3]}")
+
+    async def measure(self, viewers: int, settle: float) -> Step:
+        # Every subscriber receives both streams (video starts at the next keyframe), then settle.
+        deadline = time.monotonic() + 30
+        while (await self.snapshot()).flowing < viewers and time.monotonic() < deadline:  # noqa: ASYNC110 - polled counters
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(settle)
+        first = await self.snapshot()
+        await asyncio.sleep(self.window)
+        last = await self.snapshot()
+        seconds = last.at - first.at
+        busy = (last.machine[0] - first.machine[0]) / max(1.0, last.machine[1] - first.machine[1])
+        received = last.received - first.received
+        expected = last.expected - first.expected
+        return Step(
+            viewers=viewers,
+            flowing=last.flowing,
+            seconds=seconds,
+            worker_cpu=(last.worker_cpu - first.worker_cpu) / seconds,
+            subscribers_cpu=(last.subscribers_cpu - first.subscribers_cpu) / seconds,
+            machine_busy=busy,
+            delivered=received / seconds,
+            loss=max(0.0, 1 - received / expected) if expected else 1.0,
+            worst_loss=last.worst_loss,
+        )
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(process.stop() for process in self.processes))
+
+
+# --- the run ---
+
+
+def print_table(steps: list[Step]) -> None:
+    print()
+    print(
+        f"{'viewers':>7} {'flowing':>7} {'worker CPU s/s':>14} {'forwarded pkt/s':>15} {'pkt/s/viewer':>12} "
+        f"{'loss %':>7} {'worst viewer %':>14} {'subscribers CPU s/s':>19} {'machine busy %':>14}"
+    )
+    for step in steps:
+        print(
+            f"{step.viewers:>7} {step.flowing:>7} {step.worker_cpu:>14.3f} {step.delivered:>15.0f} "
+            f"{step.delivered / step.viewers:>12.1f} {step.loss * 100:>7.2f} {step.worst_loss * 100:>14.2f} "
+            f"{step.subscribers_cpu:>19.3f} {step.machine_busy * 100:>14.1f}"
+        )
+
+
+def print_summary(steps: list[Step], cores: int) -> None:
+    held = [step for step in steps if step.held]
+    print()
+    if not held:
+        print("No N was held with loss under 1%: no figures per core.")
+        return
+    best = max(held, key=lambda step: step.viewers)
+    every = best is steps[-1] and all(step.held for step in steps)
+    print(
+        f"Largest N one worker held with loss under 1%: {best.viewers}"
+        f"{' (every N tried; the limit lies higher)' if every else ''}, "
+        f"{2 * best.viewers} consumers (video + audio), the worker at {best.worker_cpu:.2f} CPU s/s, "
+        f"{best.delivered:,.0f} packets/s forwarded."
+    )
+    if best.worker_cpu <= 0:
+        return
+    viewers_per_core = best.viewers / best.worker_cpu
+    consumers_per_core = 2 * viewers_per_core
+    packets_per_core = best.delivered / best.worker_cpu
+    print(
+        f"Per worker core (N={best.viewers} scaled by the worker's CPU share; {cores} cores shared with the "
+        "subscribers, publisher and servers):"
+    )
+    rows = [
+        ("forwarded packets/s per core", packets_per_core, TARGET_PACKETS_PER_CORE, "target 40k"),
+        ("", packets_per_core, LIVEKIT_PACKETS_PER_CORE, "LiveKit ~35k (560,962 pkt/s on 16 cores)"),
+        ("viewers per core", viewers_per_core, TARGET_VIEWERS_PER_CORE, "target 250"),
+        ("", viewers_per_core, LIVEKIT_SUBSCRIBERS_PER_CORE, "LiveKit ~188 (3,000 subscribers on 16 cores)"),
+        ("consumers per core", consumers_per_core, MEDIASOUP_CONSUMERS_PER_CORE, "mediasoup ~500 per worker core"),
+    ]
+    for label, value, anchor, name in rows:
+        print(f"  {label:<29} {value:>10,.0f}   x{value / anchor:.2f} of {name}")
+
+
+async def run(args: argparse.Namespace, suite: Suite, log_dir: Path) -> None:
+    media = suite.processes["media"].process
+    if media is None:
+        raise RuntimeError("the media worker did not start")
+    video = video_packets()
+    seconds = len(video) / 30
+    kbps = sum(packet.size for packet in video) * 8 / seconds / 1000
+    print(f"publisher: VP8 1280x720 30 fps {kbps:,.0f} kbit/s ({len(video)} frames looped) + Opus 20 ms", flush=True)
+    audio = encode_opus(250)
+    bench = Bench(suite=suite, worker_pid=media.pid, window=args.window, per_process=args.per_process, log_dir=log_dir)
+    publisher = Publisher(suite.url, suite.api_key)
+    steps: list[Step] = []
+    try:
+        bench.producers = await publisher.start(bench.room, video, audio)
+        for viewers in args.subscribers:
+            started = time.monotonic()
+            await bench.grow_to(viewers)
+            joined = time.monotonic() - started
+            step = await bench.measure(viewers, settle=args.settle)
+            steps.append(step)
+            print(
+                f"N={viewers}: joined in {joined:.1f}s; worker {step.worker_cpu:.3f} CPU s/s, "
+                f"{step.delivered:,.0f} pkt/s, loss {step.loss * 100:.2f}%",
+                flush=True,
+            )
+    finally:
+        await bench.stop()
+        await publisher.close()
+    print_table(steps)
+    print_summary(steps, os.cpu_count() or 1)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--subscribers", default="10,50,100,200", help="the N to measure, ascending (comma-separated)")
+    parser.add_argument("--quick", action="store_true", help="N = 10,50,100 and 5 s windows")
+    parser.add_argument("--window", type=float, default=10.0, help="seconds measured at each N")
+    parser.add_argument("--settle", type=float, default=3.0, help="seconds waited before measuring each N")
+    parser.add_argument("--per-process", type=int, default=50, help="subscribers per subscriber process")
+    parser.add_argument("--keep-logs", action="store_true", help="keep the services' logs (printed path)")
+    args = parser.parse_args()
+    if args.quick:
+        args.subscribers, args.window, args.settle = "10,50,100", 5.0, 2.0
+    args.subscribers = sorted(int(n) for n in args.subscribers.split(","))
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="sfu-fanout-"))
+    servers = []
+    suite: Suite | None = None
+    failed = True
+    try:
+        servers = [
+            start_nats(workdir / "nats", log_path=workdir / "nats.log"),
+            start_redis(workdir / "redis", log_path=workdir / "redis.log"),
+            start_mongo(workdir / "mongo", log_path=workdir / "mongo.log"),
+        ]
+        nats_port, redis_port, mongo_port = (server.port for server in servers)
+        suite = Suite(
+            workdir=workdir / "suite",
+            nats_url=f"nats://127.0.0.1:{nats_port}",
+            redis_url=f"redis://127.0.0.1:{redis_port}",
+            mongo_url=f"mongodb://127.0.0.1:{mongo_port}",
+            services=["auth", "meetings", "media", "gateway"],
+            env={"MEDIA_WORKERS": "1", "LOG_LEVEL": "WARNING"},
+        )
+        print(f"starting NATS, Redis, the MongoDB-compatible server and auth, meetings, media, gateway in {workdir}")
+        suite.start()
+        try:
+            import uvloop
+        except ImportError:
+            asyncio.run(run(args, suite, workdir))
+        else:
+            uvloop.run(run(args, suite, workdir))
+        failed = False
+    finally:
+        if suite is not None:
+            suite.stop()
+        for server in reversed(servers):
+            server.stop()
+        if failed or args.keep_logs:
+            print(f"logs kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

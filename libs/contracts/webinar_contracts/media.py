@@ -1,0 +1,451 @@
+"""The media plane's wire shapes: mediasoup's RTP capabilities and parameters, ICE and DTLS parameters.
+
+These are what mediasoup-client sends and expects at the signalling boundary, so the
+field names are mediasoup's camelCase (`preferredPayloadType`, `rtcpFeedback`, ...).
+Optional fields are `UNSET` rather than `None` so that an absent field stays absent on
+the wire, as mediasoup-client writes them; `parameters` and `rtcpFeedback` are always
+written, even empty.
+"""
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from webinar_contracts.bus import Empty, Endpoint
+
+MediaKind = Literal["audio", "video"]
+HeaderExtensionDirection = Literal["sendrecv", "sendonly", "recvonly", "inactive"]
+CodecParameterValue = str | int | float
+DtlsRole = Literal["auto", "client", "server"]
+
+
+class RtcpFeedback(msgspec.Struct, frozen=True, rename="camel"):
+    """One `a=rtcp-fb` line: `nack`, `nack pli`, `ccm fir`, `goog-remb`, `transport-cc`."""
+
+    type: str
+    parameter: str = ""
+
+
+class RtpCodecCapability(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """A codec an endpoint (or the router) can receive."""
+
+    kind: MediaKind
+    mime_type: str
+    clock_rate: int
+    preferred_payload_type: int | UnsetType = UNSET
+    channels: int | UnsetType = UNSET
+    parameters: dict[str, CodecParameterValue] = msgspec.field(default_factory=dict)
+    rtcp_feedback: list[RtcpFeedback] = msgspec.field(default_factory=list)
+
+
+class RtpHeaderExtension(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """A header extension an endpoint (or the router) supports, with its preferred id."""
+
+    kind: MediaKind
+    uri: str
+    preferred_id: int
+    preferred_encrypt: bool = False
+    direction: HeaderExtensionDirection | UnsetType = UNSET
+
+
+class RtpCapabilities(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """What an endpoint can receive: the answer to `getRouterRtpCapabilities`, and the
+    `rtpCapabilities` a device sends with `consume`."""
+
+    codecs: list[RtpCodecCapability] = msgspec.field(default_factory=list)
+    header_extensions: list[RtpHeaderExtension] = msgspec.field(default_factory=list)
+
+
+class RtpCodecParameters(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """A codec as negotiated for one stream, with the payload type it travels under."""
+
+    mime_type: str
+    payload_type: int
+    clock_rate: int
+    channels: int | UnsetType = UNSET
+    parameters: dict[str, CodecParameterValue] = msgspec.field(default_factory=dict)
+    rtcp_feedback: list[RtcpFeedback] = msgspec.field(default_factory=list)
+
+
+class RtpHeaderExtensionParameters(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    uri: str
+    id: int
+    encrypt: bool = False
+    parameters: dict[str, CodecParameterValue] = msgspec.field(default_factory=dict)
+
+
+class RtxParameters(msgspec.Struct, frozen=True):
+    ssrc: int
+
+
+class RtpEncodingParameters(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """One encoding of a stream: an SSRC, or (simulcast) a `rid` whose SSRC the media
+    server learns from the RTP header extensions."""
+
+    ssrc: int | UnsetType = UNSET
+    rid: str | UnsetType = UNSET
+    codec_payload_type: int | UnsetType = UNSET
+    rtx: RtxParameters | UnsetType = UNSET
+    dtx: bool | UnsetType = UNSET
+    scalability_mode: str | UnsetType = UNSET
+    scale_resolution_down_by: float | UnsetType = UNSET
+    max_bitrate: int | UnsetType = UNSET
+    max_framerate: float | UnsetType = UNSET
+    active: bool | UnsetType = UNSET
+    adaptive_ptime: bool | UnsetType = UNSET
+    priority: str | UnsetType = UNSET
+    network_priority: str | UnsetType = UNSET
+
+
+class RtcpParameters(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    cname: str | UnsetType = UNSET
+    reduced_size: bool = True
+    mux: bool | UnsetType = UNSET
+
+
+class RtpParameters(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """How one stream is sent: what `produce` carries and what `consume` answers."""
+
+    mid: str | UnsetType = UNSET
+    codecs: list[RtpCodecParameters]
+    header_extensions: list[RtpHeaderExtensionParameters] = msgspec.field(default_factory=list)
+    encodings: list[RtpEncodingParameters] = msgspec.field(default_factory=list)
+    rtcp: RtcpParameters = msgspec.field(default_factory=RtcpParameters)
+
+
+class IceParameters(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    username_fragment: str
+    password: str
+    ice_lite: bool = True
+
+
+class IceCandidate(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    foundation: str
+    priority: int
+    ip: str
+    address: str
+    protocol: Literal["udp", "tcp"]
+    port: int
+    type: Literal["host", "srflx", "prflx", "relay"] = "host"
+    tcp_type: Literal["passive"] | UnsetType = UNSET
+
+
+class DtlsFingerprint(msgspec.Struct, frozen=True):
+    algorithm: str
+    value: str
+
+
+class DtlsParameters(msgspec.Struct, frozen=True, kw_only=True):
+    fingerprints: list[DtlsFingerprint]
+    role: DtlsRole = "auto"
+
+
+# -- signalling: the seed's SFU socket, relayed by the gateway to the node holding the room --
+#
+# A room lives on one media node. Any node answers PLACE_ROOM (queue group "media"): it
+# finds the room's node in the ROOMS_BUCKET key-value bucket, or places the room on the
+# least-loaded live node (NODES_BUCKET holds each node's heartbeat and load) with an
+# atomic create. Every later call for the room goes to that node's own subjects,
+# `media.node.<node_id>.<verb>` (NODE_* below, `.at(node_id)`). Who calls is in the
+# request context (tenant, user); the peer is the caller's socket id.
+
+Req = TypeVar("Req", bound=msgspec.Struct)
+Rep = TypeVar("Rep", bound=msgspec.Struct)
+
+NODES_BUCKET = "media_nodes"
+ROOMS_BUCKET = "media_rooms"
+PUSH_SUBJECT = "media.pushes"
+NODE_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+RoomType = Literal["meeting", "conference", "webinar", "live"]
+PeerRole = Literal["host", "co-host", "participant", "viewer"]
+ConsumerType = Literal["simple", "simulcast", "svc", "pipe"]
+
+
+@dataclass(frozen=True)
+class NodeEndpoint(Generic[Req, Rep]):
+    """A request every media node serves on its own subject, for the rooms it holds."""
+
+    verb: str
+    request: type[Req]
+    reply: type[Rep]
+
+    def at(self, node_id: str) -> Endpoint[Req, Rep]:
+        if not NODE_ID_PATTERN.match(node_id):
+            raise ValueError(f"not a media node id: {node_id!r}")
+        return Endpoint(f"media.node.{node_id}.{self.verb}", self.request, self.reply)
+
+
+class NodeRecord(msgspec.Struct, kw_only=True):
+    """A node's heartbeat in NODES_BUCKET (key: its id); gone when the node stops beating."""
+
+    node_id: str
+    rooms: int = 0
+    peers: int = 0
+    transports: int = 0
+    started_at: float = 0.0
+    beat_at: float = 0.0
+
+    @property
+    def load(self) -> int:
+        # A transport is a port, a socket and packets to forward; an empty room weighs one.
+        return self.transports + self.rooms
+
+
+class RoomRecord(msgspec.Struct, kw_only=True):
+    """Where a room lives, in ROOMS_BUCKET (key: `room_key(tenant, room)`)."""
+
+    tenant_id: str
+    room_id: str
+    node_id: str
+
+
+class PlaceRoom(msgspec.Struct, kw_only=True):
+    """Find the room's node; with `create`, place the room when it is nowhere yet."""
+
+    room_id: str
+    create: bool = False
+
+
+class RoomPlacement(msgspec.Struct, kw_only=True):
+    node_id: str
+
+
+class PeerCall(msgspec.Struct, kw_only=True):
+    """A call about the caller's own peer in a room (`peer_id` is its socket id)."""
+
+    room_id: str
+    peer_id: str
+
+
+class CreateRoom(msgspec.Struct, kw_only=True):
+    room_id: str
+    peer_id: str
+
+
+class RoomCreated(msgspec.Struct, kw_only=True):
+    created: bool  # False: it existed already
+
+
+class JoinRoom(msgspec.Struct, kw_only=True):
+    room_id: str
+    peer_id: str
+    name: str
+
+
+class PeerInfo(msgspec.Struct, kw_only=True):
+    id: str
+    name: str
+    role: PeerRole
+
+
+class ScreenShare(msgspec.Struct, kw_only=True):
+    """The room's live screen share (one at a time): who shares, and its producer."""
+
+    peer_id: str
+    name: str
+    producer_id: str
+
+
+class RoomState(msgspec.Struct, kw_only=True):
+    """`join` and `getMyRoomInfo`: the room, who is in it with their roles, who shares the
+    screen, whose camera or microphone is paused, and who waits to become a co-host."""
+
+    id: str
+    type: RoomType | None  # None: a room created on the socket, not by POST /room/create
+    peers: list[PeerInfo]
+    screen_share: ScreenShare | None = None
+    video_paused: list[str] = msgspec.field(default_factory=list)  # peer ids
+    audio_muted: list[str] = msgspec.field(default_factory=list)  # peer ids
+    cohost_requests: list[PeerInfo] = msgspec.field(default_factory=list)
+
+
+class ProducerInfo(msgspec.Struct, kw_only=True):
+    """One item of `newProducers`."""
+
+    producer_id: str
+    producer_socket_id: str
+
+
+class ProducerList(msgspec.Struct, kw_only=True):
+    producers: list[ProducerInfo]
+
+
+class CreateTransport(msgspec.Struct, kw_only=True):
+    room_id: str
+    peer_id: str
+    force_tcp: bool = False
+
+
+class TransportCreated(msgspec.Struct, kw_only=True, rename="camel"):
+    """The `createWebRtcTransport` acknowledgement."""
+
+    id: str
+    ice_parameters: IceParameters
+    ice_candidates: list[IceCandidate]
+    dtls_parameters: DtlsParameters
+
+
+class ConnectTransport(msgspec.Struct, kw_only=True):
+    room_id: str
+    peer_id: str
+    transport_id: str
+    dtls_parameters: DtlsParameters
+
+
+class Produce(msgspec.Struct, kw_only=True):
+    room_id: str
+    peer_id: str
+    transport_id: str
+    kind: MediaKind
+    rtp_parameters: RtpParameters
+    app_data: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class Produced(msgspec.Struct, kw_only=True):
+    producer_id: str
+
+
+class Consume(msgspec.Struct, kw_only=True):
+    room_id: str
+    peer_id: str
+    transport_id: str
+    producer_id: str
+    rtp_capabilities: RtpCapabilities | None = None  # None: the device was not loaded
+
+
+class Consumed(msgspec.Struct, kw_only=True, rename="camel"):
+    """The `consume` acknowledgement (`producerId, id, kind, rtpParameters, type, producerPaused`)."""
+
+    producer_id: str
+    id: str
+    kind: MediaKind
+    rtp_parameters: RtpParameters
+    type: ConsumerType
+    producer_paused: bool
+
+
+class ResumeConsumer(msgspec.Struct, kw_only=True):
+    room_id: str
+    peer_id: str
+    consumer_id: str
+
+
+class CloseProducer(msgspec.Struct, kw_only=True):
+    room_id: str
+    peer_id: str
+    producer_id: str
+
+
+class PeerAction(msgspec.Struct, kw_only=True):
+    """A call of one peer (`peer_id`, the caller) about another of the room (`target_peer_id`)."""
+
+    room_id: str
+    peer_id: str
+    target_peer_id: str
+
+
+class CohostAnswer(msgspec.Struct, kw_only=True):
+    """`cohost:respond`: a host or co-host approves or denies a viewer's request."""
+
+    room_id: str
+    peer_id: str
+    target_peer_id: str
+    approved: bool
+
+
+class PauseVideo(msgspec.Struct, kw_only=True):
+    """`videoPaused` / `videoResumed` of the caller: one of its video producers, or (None)
+    every camera it produces."""
+
+    room_id: str
+    peer_id: str
+    paused: bool
+    producer_id: str | None = None
+
+
+class ProducersChanged(msgspec.Struct, kw_only=True):
+    """The producers a call paused or resumed."""
+
+    producer_ids: list[str]
+
+
+class NodeStats(msgspec.Struct, kw_only=True):
+    """What a node holds now; the leak test compares two of these."""
+
+    node_id: str
+    rooms: int
+    peers: int
+    transports: int
+    producers: int
+    consumers: int
+    tasks: int
+    open_files: int
+    room_ids: list[str] = msgspec.field(default_factory=list)
+
+
+class MediaPush(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """An event a node sends to sockets of a room (core NATS on PUSH_SUBJECT, relayed
+    once by one gateway process): to one peer (`to_peer`), or to the whole room but
+    `skip_peer`. `event` is the Socket.IO event name; `data` its payload as JSON."""
+
+    tenant_id: str
+    room_id: str
+    event: str
+    data: msgspec.Raw
+    to_peer: str | None = None
+    skip_peer: str | None = None
+    leave_peer: str | None = None  # this peer was dropped from the room: its socket leaves it
+
+
+PLACE_ROOM = Endpoint("media.rooms.place", PlaceRoom, RoomPlacement)
+
+NODE_CREATE_ROOM = NodeEndpoint("create-room", CreateRoom, RoomCreated)
+NODE_JOIN = NodeEndpoint("join", JoinRoom, RoomState)
+NODE_ROOM_INFO = NodeEndpoint("room-info", PeerCall, RoomState)
+NODE_GET_PRODUCERS = NodeEndpoint("get-producers", PeerCall, ProducerList)
+NODE_RTP_CAPABILITIES = NodeEndpoint("rtp-capabilities", PeerCall, RtpCapabilities)
+NODE_CREATE_TRANSPORT = NodeEndpoint("create-transport", CreateTransport, TransportCreated)
+NODE_CONNECT_TRANSPORT = NodeEndpoint("connect-transport", ConnectTransport, Empty)
+NODE_PRODUCE = NodeEndpoint("produce", Produce, Produced)
+NODE_CONSUME = NodeEndpoint("consume", Consume, Consumed)
+NODE_RESUME_CONSUMER = NodeEndpoint("resume-consumer", ResumeConsumer, Empty)
+NODE_CLOSE_PRODUCER = NodeEndpoint("close-producer", CloseProducer, Empty)
+NODE_EXIT = NodeEndpoint("exit", PeerCall, Empty)
+NODE_STATS = NodeEndpoint("stats", Empty, NodeStats)
+# Room controls (docs/realtime-events.md): roles, co-host requests, mute, remove, pause, screen.
+NODE_PEER_INFO = NodeEndpoint("peer-info", PeerCall, PeerInfo)
+NODE_REQUEST_COHOST = NodeEndpoint("cohost-request", PeerCall, Empty)
+NODE_ANSWER_COHOST = NodeEndpoint("cohost-answer", CohostAnswer, PeerInfo)
+NODE_DEMOTE_COHOST = NodeEndpoint("cohost-demote", PeerAction, PeerInfo)
+NODE_MUTE_PEER = NodeEndpoint("mute-peer", PeerAction, ProducersChanged)
+NODE_REMOVE_PEER = NodeEndpoint("remove-peer", PeerAction, Empty)
+NODE_PAUSE_VIDEO = NodeEndpoint("pause-video", PauseVideo, ProducersChanged)
+NODE_SCREEN_SHARE = NodeEndpoint("screen-share", PeerCall, ScreenShare)
+NODE_STOP_SCREEN = NodeEndpoint("stop-screen", PeerCall, ScreenShare)
+
+# Pushed to sockets (event names of the seed's socket, and the events this suite adds in
+# the seed's style; payloads in docs/realtime-events.md).
+NEW_PRODUCERS = "newProducers"
+CONSUMER_CLOSED = "consumerClosed"
+PEER_JOINED = "peerJoined"
+PEER_LEFT = "peerLeft"
+COHOST_REQUEST = "cohost:request"  # to the hosts and co-hosts
+COHOST_RESPOND = "cohost:respond"  # to the viewer who asked
+ROLE_CHANGED = "roleChanged"
+PARTICIPANT_MUTED = "participant:muted"
+PARTICIPANT_REMOVED = "participant:removed"
+SCREEN_SHARED = "screen:shared"
+SCREEN_STOPPED = "screen:stopped"
+VIDEO_PAUSED = "videoPaused"
+VIDEO_RESUMED = "videoResumed"
+
+
+def room_key(tenant_id: str, room_id: str) -> str:
+    """The ROOMS_BUCKET key of a tenant's room (any room id fits: it is hashed)."""
+    digest = hashlib.sha256(f"{tenant_id}\x00{room_id}".encode()).hexdigest()
+    return f"room-{digest[:40]}"

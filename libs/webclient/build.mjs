@@ -1,0 +1,27 @@
+// Builds the demo into one folder the gateway serves: demo.html and demo.js, the
+// latter bundling src/ with mediasoup-client and socket.io-client as npm ships them.
+//   node build.mjs [outdir]   (default: services/gateway/gateway/static/demo)
+
+import { copyFile, mkdir, rm } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const outdir = resolve(process.argv[2] ?? join(here, '../../services/gateway/gateway/static/demo'));
+
+await rm(outdir, { recursive: true, force: true });
+await mkdir(outdir, { recursive: true });
+await build({
+  entryPoints: [join(here, 'src/demo.js')],
+  outfile: join(outdir, 'demo.js'),
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  target: ['chrome111', 'firefox115', 'safari16'],
+  legalComments: 'eof',
+  charset: 'utf8',
+  logLevel: 'warning',
+});
+await copyFile(join(here, 'demo.html'), join(outdir, 'demo.html'));
+console.log(`webclient: built ${outdir}`);

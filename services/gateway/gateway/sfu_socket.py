@@ -1,0 +1,645 @@
+"""The seed's SFU socket: its events on the default namespace of /socket.io, each relayed
+over the bus to the media node holding the room and acknowledged with the node's answer
+in the shapes of the seed (research/seed-sfu-protocol.md), or `{error: "..."}`. The room
+controls (co-hosts, mute, remove, pause, screen share) go to the node too; the chat
+(`sendMessage`, `deleteMessage`, the `join` history) goes to the meetings service, with
+the sender's name and role from the node. The seed's "Meet APIs socket" has the same base
+URL, so its `room.join` is served here as well, joining the same room as `join`.
+Every event, payload and acknowledgement: docs/realtime-events.md.
+
+Every acknowledgement carries a value (the seed's clients read `data.error` from each),
+and a missing payload is an empty one. A socket is in one room at a time; which room and
+which node it is on are kept here, per socket, after `join`. What nodes push (new
+producers, closed consumers, peers joining and leaving) arrives on one NATS subject that
+the gateway processes share as a queue group, so each push is relayed once, then
+emitted to the room's Socket.IO room, which the client manager fans out to every
+gateway process.
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+import nats.errors
+import socketio
+from aiohttp import web
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+
+from webinar_contracts import Conflict, InvalidInput, NotFound, RequestContext, ServiceError, Unavailable
+from webinar_contracts import media as contract
+from webinar_contracts import meetings as meetings_contract
+from webinar_contracts.media import (
+    DtlsParameters,
+    MediaKind,
+    PeerInfo,
+    RoomState,
+    RtpCapabilities,
+    RtpParameters,
+)
+from webinar_contracts.plans import Plan
+from webinar_contracts.validation import convert
+from webinar_runtime.bus import Bus
+from webinar_runtime.logs import new_trace_id
+
+log = logging.getLogger("gateway.sfu")
+
+PUSH_QUEUE_GROUP = "gateway-sfu"
+NOT_IN_A_ROOM = "not currently in a room"
+# Chat events the gateway emits itself (the node emits the others).
+NEW_MESSAGE = "newMessage"
+MESSAGE_DELETED = "messageDeleted"
+
+# --- what clients send (the seed's names) ---
+
+
+class CreateRoomPayload(msgspec.Struct):
+    room_id: str
+
+
+class JoinPayload(msgspec.Struct):
+    room_id: str
+    name: str = ""
+
+
+class CreateTransportPayload(msgspec.Struct):
+    force_tcp: bool = msgspec.field(name="forceTcp", default=False)
+
+
+class ConnectTransportPayload(msgspec.Struct):
+    transport_id: str
+    dtls_parameters: DtlsParameters = msgspec.field(name="dtlsParameters")
+
+
+class ProducePayload(msgspec.Struct):
+    producer_transport_id: str = msgspec.field(name="producerTransportId")
+    kind: MediaKind
+    rtp_parameters: RtpParameters = msgspec.field(name="rtpParameters")
+    app_data: dict[str, Any] = msgspec.field(name="appData", default_factory=dict)
+
+
+class ConsumePayload(msgspec.Struct):
+    consumer_transport_id: str = msgspec.field(name="consumerTransportId")
+    producer_id: str = msgspec.field(name="producerId")
+    rtp_capabilities: RtpCapabilities | None = msgspec.field(name="rtpCapabilities", default=None)
+
+
+class ResumePayload(msgspec.Struct):
+    consumer_id: str | None = None
+    consumer_id_camel: str | None = msgspec.field(name="consumerId", default=None)
+
+
+class ProducerClosedPayload(msgspec.Struct):
+    producer_id: str
+
+
+class MeetJoinPayload(msgspec.Struct):
+    """`room.join` of the Meet socket: the room by `room_id` (or the REST API's `roomId`)."""
+
+    room_id: str | None = None
+    room_id_camel: str | None = msgspec.field(name="roomId", default=None)
+    name: str = ""
+
+
+class FileReference(msgspec.Struct):
+    filename: str
+
+
+class SendMessagePayload(msgspec.Struct):
+    """`sendMessage`. The sender's name is the one it joined with (a `name` here is not
+    trusted); `room_id`, when sent, must be the joined room's."""
+
+    message: str = ""
+    room_id: str | None = None
+    file: FileReference | str | None = None  # a file of the room: `{filename}` or its stored name
+
+
+class DeleteMessagePayload(msgspec.Struct):
+    id: str | None = None
+    message_id: str | None = None
+
+
+class TargetPayload(msgspec.Struct):
+    """A control naming another peer of the room (its socket id)."""
+
+    peer_id: str
+
+
+class CohostRespondPayload(msgspec.Struct):
+    peer_id: str
+    approved: bool
+
+
+class VideoPayload(msgspec.Struct):
+    producer_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Membership:
+    """The room a socket joined, and the node holding it."""
+
+    tenant_id: str
+    room_id: str
+    node_id: str
+
+    @property
+    def socket_room(self) -> str:
+        return socket_room(self.tenant_id, self.room_id)
+
+
+def socket_room(tenant_id: str, room_id: str) -> str:
+    """The Socket.IO room of an SFU room (rooms are per tenant)."""
+    return f"sfu:{tenant_id}:{room_id}"
+
+
+def room_json(state: RoomState) -> dict[str, Any]:
+    """The room as the seed's clients get it: `peers` is a JSON string of `[socket id, peer]`
+    pairs, as the mediasoup rooms sample the seed derives from serialises its peer map; then
+    who shares the screen, whose camera is paused or microphone muted, who asks to co-host."""
+    peers = [[peer.id, {"id": peer.id, "name": peer.name, "role": peer.role}] for peer in state.peers]
+    return {
+        "id": state.id,
+        "type": state.type,
+        "peers": json.dumps(peers, separators=(",", ":")),
+        "screenShare": msgspec.to_builtins(state.screen_share),
+        "videoPaused": state.video_paused,
+        "audioMuted": state.audio_muted,
+        "cohostRequests": [{"peer_id": peer.id, "name": peer.name} for peer in state.cohost_requests],
+    }
+
+
+Handler = Callable[[str, dict[str, Any]], Awaitable[Any]]
+
+
+class SfuSocket:
+    def __init__(self, server: socketio.AsyncServer, bus: Bus) -> None:
+        self.server = server
+        self.bus = bus
+        self._members: dict[str, Membership] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._subscription: Subscription | None = None
+
+    # --- wiring ---
+
+    def register(self) -> None:
+        events: dict[str, Handler] = {
+            "createRoom": self.create_room,
+            "join": self.join,
+            "getProducers": self.get_producers,
+            "getRouterRtpCapabilities": self.get_router_rtp_capabilities,
+            "createWebRtcTransport": self.create_webrtc_transport,
+            "connectTransport": self.connect_transport,
+            "produce": self.produce,
+            "consume": self.consume,
+            "resume": self.resume,
+            "getMyRoomInfo": self.get_my_room_info,
+            "producerClosed": self.producer_closed,
+            "exitRoom": self.exit_room,
+            # chat
+            "sendMessage": self.send_message,
+            "deleteMessage": self.delete_message,
+            # roles and controls
+            "cohost:request": self.request_cohost,
+            "cohost:respond": self.respond_cohost,
+            "cohost:demote": self.demote_cohost,
+            "participant:mute": self.mute_participant,
+            "participant:remove": self.remove_participant,
+            "videoPaused": self.video_paused,
+            "videoResumed": self.video_resumed,
+            "screen:shared": self.screen_shared,
+            "screen:stopped": self.screen_stopped,
+            # the Meet APIs socket
+            "room.join": self.meet_join,
+        }
+        for event, handler in events.items():
+            self.server.on(event, _acknowledged(event, handler))
+        self.server.on("disconnect", self.disconnected)
+
+    async def start(self) -> None:
+        """Relay the nodes' pushes (one gateway process handles each)."""
+        self._subscription = await self.bus.nc.subscribe(
+            contract.PUSH_SUBJECT, queue=PUSH_QUEUE_GROUP, cb=self._relay_push
+        )
+
+    async def stop(self) -> None:
+        if self._subscription is not None:
+            with contextlib.suppress(nats.errors.Error):
+                await self._subscription.unsubscribe()
+            self._subscription = None
+
+    # --- helpers ---
+
+    async def _context(self, sid: str) -> RequestContext:
+        session = await self.server.get_session(sid)
+        plan = session.get("plan")
+        return RequestContext(
+            trace_id=new_trace_id(),
+            tenant_id=session.get("tenant_id"),
+            plan=Plan(plan) if plan in Plan._value2member_map_ else None,
+            user_id=session.get("user_id"),
+        )
+
+    def _membership(self, sid: str) -> Membership:
+        membership = self._members.get(sid)
+        if membership is None:
+            raise NotFound(f"{NOT_IN_A_ROOM}: join one first", field="room_id")
+        return membership
+
+    def _lock(self, sid: str) -> asyncio.Lock:
+        return self._locks.setdefault(sid, asyncio.Lock())
+
+    async def _ask_node(
+        self, sid: str, endpoint: "contract.NodeEndpoint[Any, Any]", build: Callable[[Membership], msgspec.Struct]
+    ) -> Any:
+        membership = self._membership(sid)
+        return await self.bus.request(
+            endpoint.at(membership.node_id), build(membership), context=await self._context(sid)
+        )
+
+    # --- events ---
+
+    async def create_room(self, sid: str, payload: dict[str, Any]) -> Any:
+        request = convert(payload, CreateRoomPayload)
+        context = await self._context(sid)
+        try:
+            created = await self._place_and_create(request.room_id, sid, context)
+        except (Conflict, Unavailable):
+            # The room moved, or its node went, between placing and creating: place it again.
+            created = await self._place_and_create(request.room_id, sid, context)
+        return request.room_id if created else "already exists"
+
+    async def _place_and_create(self, room_id: str, sid: str, context: RequestContext) -> bool:
+        placement = await self.bus.request(
+            contract.PLACE_ROOM, contract.PlaceRoom(room_id=room_id, create=True), context=context
+        )
+        created = await self.bus.request(
+            contract.NODE_CREATE_ROOM.at(placement.node_id),
+            contract.CreateRoom(room_id=room_id, peer_id=sid),
+            context=context,
+        )
+        return created.created
+
+    async def join(self, sid: str, payload: dict[str, Any]) -> Any:
+        request = convert(payload, JoinPayload)
+        context = await self._context(sid)
+        async with self._lock(sid):
+            if sid in self._members:
+                await self._leave(sid)
+            try:
+                placement = await self.bus.request(
+                    contract.PLACE_ROOM, contract.PlaceRoom(room_id=request.room_id), context=context
+                )
+            except NotFound:
+                raise NotFound("room does not exist", field="room_id") from None
+            state = await self.bus.request(
+                contract.NODE_JOIN.at(placement.node_id),
+                contract.JoinRoom(room_id=request.room_id, peer_id=sid, name=request.name),
+                context=context,
+            )
+            membership = Membership(str(context.tenant_id), request.room_id, placement.node_id)
+            self._members[sid] = membership
+            await self.server.enter_room(sid, membership.socket_room)
+        return {"room": room_json(state), "chatHistory": await self._chat_history(membership, context)}
+
+    async def _chat_history(self, membership: Membership, context: RequestContext) -> list[Any]:
+        """The room's chat, oldest first. The peer is in the room by now: a chat that cannot
+        be read leaves the history empty (logged) rather than the join half done."""
+        try:
+            history = await self.bus.request(
+                meetings_contract.GET_CHAT_HISTORY,
+                meetings_contract.GetChatHistory(room_id=membership.room_id),
+                context=context,
+            )
+        except ServiceError as error:
+            log.warning("chat history unavailable", extra={"room_id": membership.room_id, "error": error.message})
+            return []
+        return list(msgspec.to_builtins(history.messages))
+
+    async def meet_join(self, sid: str, payload: dict[str, Any]) -> Any:
+        """`room.join` (the Meet APIs socket): join the session room, opening it when nobody
+        has yet; the same room, peers and presence as the SFU socket's `join`."""
+        request = convert(payload, MeetJoinPayload)
+        room_id = request.room_id or request.room_id_camel
+        if not room_id:
+            raise InvalidInput("room_id is required", field="room_id")
+        await self.create_room(sid, {"room_id": room_id})
+        return await self.join(sid, {"room_id": room_id, "name": request.name})
+
+    async def get_producers(self, sid: str, payload: dict[str, Any]) -> Any:
+        listing = await self._ask_node(
+            sid, contract.NODE_GET_PRODUCERS, lambda m: contract.PeerCall(room_id=m.room_id, peer_id=sid)
+        )
+        producers = msgspec.to_builtins(listing.producers)
+        await self.server.emit(contract.NEW_PRODUCERS, producers, to=sid)
+        return producers
+
+    async def get_router_rtp_capabilities(self, sid: str, payload: dict[str, Any]) -> Any:
+        capabilities = await self._ask_node(
+            sid, contract.NODE_RTP_CAPABILITIES, lambda m: contract.PeerCall(room_id=m.room_id, peer_id=sid)
+        )
+        return msgspec.to_builtins(capabilities)
+
+    async def create_webrtc_transport(self, sid: str, payload: dict[str, Any]) -> Any:
+        request = convert(payload, CreateTransportPayload)
+        created = await self._ask_node(
+            sid,
+            contract.NODE_CREATE_TRANSPORT,
+            lambda m: contract.CreateTransport(room_id=m.room_id, peer_id=sid, force_tcp=request.force_tcp),
+        )
+        return msgspec.to_builtins(created)
+
+    async def connect_transport(self, sid: str, payload: dict[str, Any]) -> Any:
+        request = convert(payload, ConnectTransportPayload)
+        await self._ask_node(
+            sid,
+            contract.NODE_CONNECT_TRANSPORT,
+            lambda m: contract.ConnectTransport(
+                room_id=m.room_id,
+                peer_id=sid,
+                transport_id=request.transport_id,
+                dtls_parameters=request.dtls_parameters,
+            ),
+        )
+        return "success"
+
+    async def produce(self, sid: str, payload: dict[str, Any]) -> Any:
+        request = convert(payload, ProducePayload)
+        produced = await self._ask_node(
+            sid,
+            contract.NODE_PRODUCE,
+            lambda m: contract.Produce(
+                room_id=m.room_id,
+                peer_id=sid,
+                transport_id=request.producer_transport_id,
+                kind=request.kind,
+                rtp_parameters=request.rtp_parameters,
+                app_data=request.app_data,
+            ),
+        )
+        return {"producer_id": produced.producer_id}
+
+    async def consume(self, sid: str, payload: dict[str, Any]) -> Any:
+        request = convert(payload, ConsumePayload)
+        consumed = await self._ask_node(
+            sid,
+            contract.NODE_CONSUME,
+            lambda m: contract.Consume(
+                room_id=m.room_id,
+                peer_id=sid,
+                transport_id=request.consumer_transport_id,
+                producer_id=request.producer_id,
+                rtp_capabilities=request.rtp_capabilities,
+            ),
+        )
+        return msgspec.to_builtins(consumed)
+
+    async def resume(self, sid: str, payload: dict[str, Any]) -> Any:
+        request = convert(payload, ResumePayload)
+        consumer_id = request.consumer_id or request.consumer_id_camel
+        if not consumer_id:
+            raise InvalidInput("consumer_id is required", field="consumer_id")
+        await self._ask_node(
+            sid,
+            contract.NODE_RESUME_CONSUMER,
+            lambda m: contract.ResumeConsumer(room_id=m.room_id, peer_id=sid, consumer_id=consumer_id),
+        )
+        return "success"
+
+    async def get_my_room_info(self, sid: str, payload: dict[str, Any]) -> Any:
+        state = await self._ask_node(
+            sid, contract.NODE_ROOM_INFO, lambda m: contract.PeerCall(room_id=m.room_id, peer_id=sid)
+        )
+        return room_json(state)
+
+    async def producer_closed(self, sid: str, payload: dict[str, Any]) -> Any:
+        request = convert(payload, ProducerClosedPayload)
+        await self._ask_node(
+            sid,
+            contract.NODE_CLOSE_PRODUCER,
+            lambda m: contract.CloseProducer(room_id=m.room_id, peer_id=sid, producer_id=request.producer_id),
+        )
+        return "success"
+
+    # --- chat (the meetings service keeps it) ---
+
+    async def _peer(self, sid: str) -> PeerInfo:
+        """The socket's peer as the node holding its room knows it (name, role)."""
+        peer: PeerInfo = await self._ask_node(
+            sid, contract.NODE_PEER_INFO, lambda m: contract.PeerCall(room_id=m.room_id, peer_id=sid)
+        )
+        return peer
+
+    async def send_message(self, sid: str, payload: dict[str, Any]) -> Any:
+        request = convert(payload, SendMessagePayload)
+        membership = self._membership(sid)
+        if request.room_id is not None and request.room_id != membership.room_id:
+            raise InvalidInput(f"you are in room {membership.room_id}, not {request.room_id}", field="room_id")
+        peer = await self._peer(sid)
+        context = await self._context(sid)
+        filename = request.file.filename if isinstance(request.file, FileReference) else request.file
+        message = await self.bus.request(
+            meetings_contract.SEND_CHAT_MESSAGE,
+            meetings_contract.SendChatMessage(
+                room_id=membership.room_id,
+                peer_id=sid,
+                sender_key=f"user:{context.user_id}" if context.user_id else f"socket:{sid}",
+                name=peer.name,
+                message=request.message,
+                filename=filename or None,
+            ),
+            context=context,
+        )
+        data = msgspec.to_builtins(message)
+        await self.server.emit(NEW_MESSAGE, data, room=membership.socket_room, skip_sid=sid)
+        return data
+
+    async def delete_message(self, sid: str, payload: dict[str, Any]) -> Any:
+        request = convert(payload, DeleteMessagePayload)
+        message_id = request.id or request.message_id
+        if not message_id:
+            raise InvalidInput("id is required", field="id")
+        membership = self._membership(sid)
+        peer = await self._peer(sid)
+        deleted = await self.bus.request(
+            meetings_contract.DELETE_CHAT_MESSAGE,
+            meetings_contract.DeleteChatMessage(room_id=membership.room_id, message_id=message_id, role=peer.role),
+            context=await self._context(sid),
+        )
+        await self.server.emit(MESSAGE_DELETED, msgspec.to_builtins(deleted), room=membership.socket_room)
+        return "success"
+
+    # --- roles and controls (the node holding the room decides and tells the room) ---
+
+    async def request_cohost(self, sid: str, payload: dict[str, Any]) -> Any:
+        await self._ask_node(
+            sid, contract.NODE_REQUEST_COHOST, lambda m: contract.PeerCall(room_id=m.room_id, peer_id=sid)
+        )
+        return "success"
+
+    async def respond_cohost(self, sid: str, payload: dict[str, Any]) -> Any:
+        request = convert(payload, CohostRespondPayload)
+        await self._ask_node(
+            sid,
+            contract.NODE_ANSWER_COHOST,
+            lambda m: contract.CohostAnswer(
+                room_id=m.room_id, peer_id=sid, target_peer_id=request.peer_id, approved=request.approved
+            ),
+        )
+        return "success"
+
+    async def _act_on_peer(self, sid: str, payload: dict[str, Any], endpoint: "contract.NodeEndpoint[Any, Any]") -> Any:
+        request = convert(payload, TargetPayload)
+        return await self._ask_node(
+            sid,
+            endpoint,
+            lambda m: contract.PeerAction(room_id=m.room_id, peer_id=sid, target_peer_id=request.peer_id),
+        )
+
+    async def demote_cohost(self, sid: str, payload: dict[str, Any]) -> Any:
+        await self._act_on_peer(sid, payload, contract.NODE_DEMOTE_COHOST)
+        return "success"
+
+    async def mute_participant(self, sid: str, payload: dict[str, Any]) -> Any:
+        return msgspec.to_builtins(await self._act_on_peer(sid, payload, contract.NODE_MUTE_PEER))
+
+    async def remove_participant(self, sid: str, payload: dict[str, Any]) -> Any:
+        await self._act_on_peer(sid, payload, contract.NODE_REMOVE_PEER)
+        return "success"
+
+    async def _pause_video(self, sid: str, payload: dict[str, Any], *, paused: bool) -> Any:
+        request = convert(payload, VideoPayload)
+        changed = await self._ask_node(
+            sid,
+            contract.NODE_PAUSE_VIDEO,
+            lambda m: contract.PauseVideo(
+                room_id=m.room_id, peer_id=sid, paused=paused, producer_id=request.producer_id
+            ),
+        )
+        return msgspec.to_builtins(changed)
+
+    async def video_paused(self, sid: str, payload: dict[str, Any]) -> Any:
+        return await self._pause_video(sid, payload, paused=True)
+
+    async def video_resumed(self, sid: str, payload: dict[str, Any]) -> Any:
+        return await self._pause_video(sid, payload, paused=False)
+
+    async def screen_shared(self, sid: str, payload: dict[str, Any]) -> Any:
+        """The room heard `screen:shared` when the screen producer was made; a client that
+        says so too is told whether it does share."""
+        share = await self._ask_node(
+            sid, contract.NODE_SCREEN_SHARE, lambda m: contract.PeerCall(room_id=m.room_id, peer_id=sid)
+        )
+        return msgspec.to_builtins(share)
+
+    async def screen_stopped(self, sid: str, payload: dict[str, Any]) -> Any:
+        """Stop the sender's screen share (its producer closes; the room hears `screen:stopped`)."""
+        share = await self._ask_node(
+            sid, contract.NODE_STOP_SCREEN, lambda m: contract.PeerCall(room_id=m.room_id, peer_id=sid)
+        )
+        return msgspec.to_builtins(share)
+
+    async def exit_room(self, sid: str, payload: dict[str, Any]) -> Any:
+        async with self._lock(sid):
+            if sid not in self._members:
+                raise NotFound(NOT_IN_A_ROOM, field="room_id")
+            await self._leave(sid)
+        return "successfully exited room"
+
+    async def _leave(self, sid: str) -> None:
+        """Take the socket out of its room here and on the node. The socket is out of the
+        room whatever the node says: a node that lost the peer, or died, holds nothing."""
+        membership = self._members.pop(sid)
+        with contextlib.suppress(KeyError, ValueError):
+            await self.server.leave_room(sid, membership.socket_room)
+        context = await self._context(sid)
+        try:
+            await self.bus.request(
+                contract.NODE_EXIT.at(membership.node_id),
+                contract.PeerCall(room_id=membership.room_id, peer_id=sid),
+                context=context,
+            )
+        except (NotFound, Unavailable) as error:
+            log.info("peer left a room its node no longer had", extra={"sid": sid, "reason": error.message})
+        # A leave is the room's activity: its chat is kept for the retention period from now.
+        try:
+            await self.bus.request(
+                meetings_contract.KEEP_CHAT, meetings_contract.KeepChat(room_id=membership.room_id), context=context
+            )
+        except ServiceError as error:
+            log.warning("could not extend the chat's retention", extra={"sid": sid, "error": error.message})
+
+    async def disconnected(self, sid: str, reason: Any = None) -> None:
+        """A socket that goes leaves its room, as `exitRoom` would."""
+        try:
+            async with self._lock(sid):
+                if sid in self._members:
+                    await self._leave(sid)
+        except ServiceError as error:
+            log.warning("leaving the room of a disconnected socket failed", extra={"sid": sid, "error": error.message})
+        finally:
+            self._locks.pop(sid, None)
+            self._members.pop(sid, None)
+
+    # --- pushes from the nodes ---
+
+    async def _relay_push(self, msg: Msg) -> None:
+        try:
+            push = msgspec.json.decode(msg.data, type=contract.MediaPush)
+            data = msgspec.json.decode(push.data)
+        except msgspec.MsgspecError:
+            log.warning("unreadable media push dropped")
+            return
+        room = socket_room(push.tenant_id, push.room_id)
+        try:
+            if push.leave_peer is not None:
+                await self.server.leave_room(push.leave_peer, room)
+            if push.to_peer is not None:
+                await self.server.emit(push.event, data, to=push.to_peer)
+            else:
+                await self.server.emit(push.event, data, room=room, skip_sid=push.skip_peer)
+        except Exception:
+            log.exception("relaying a media push failed", extra={"event": push.event})
+
+
+def _acknowledged(event: str, handler: Handler) -> Callable[..., Awaitable[Any]]:
+    """Run `handler` with the payload (absent: empty) and turn a refusal into `{error}`;
+    the acknowledgement always carries a value."""
+
+    async def on_event(sid: str, payload: Any = None) -> Any:
+        if payload is None or payload == []:
+            payload = {}
+        if not isinstance(payload, dict):
+            return {"error": f"{event} takes an object"}
+        try:
+            answer = await handler(sid, payload)
+        except ServiceError as error:
+            if error.retry_after is not None:
+                return {"error": error.message, "retryAfter": error.retry_after}
+            return {"error": error.message}
+        except Exception:
+            log.exception("SFU socket event failed", extra={"event": event, "sid": sid})
+            return {"error": f"{event} failed: internal error"}
+        return answer if answer is not None else "success"
+
+    return on_event
+
+
+def register_sfu_socket(app: web.Application, server: socketio.AsyncServer, bus: Bus) -> SfuSocket:
+    """Add the SFU events to `server`; the push relay runs while `app` does."""
+    sfu = SfuSocket(server, bus)
+    sfu.register()
+
+    async def start(_: web.Application) -> None:
+        await sfu.start()
+
+    async def stop(_: web.Application) -> None:
+        await sfu.stop()
+
+    app.on_startup.append(start)
+    app.on_cleanup.append(stop)
+    return sfu

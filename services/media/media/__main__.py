@@ -1,0 +1,82 @@
+"""`python -m media`: run one media node on the bus. With MEDIA_WORKERS=1 this process is
+the node's only worker (its rooms on one core); with more it supervises that many worker
+processes (media.workers), each a node of its own in the placement buckets."""
+
+import asyncio
+import logging
+
+from media.config import MediaConfig
+from media.node import MediaNode
+from media.placement import Placement
+from media.router import Worker
+from media.signalling import BusPushes, MeetingsRooms, NodeHandlers, serve_node
+from media.workers import supervise
+from webinar_contracts import media as contract
+from webinar_runtime.service import Service, run_service
+
+log = logging.getLogger("media")
+
+
+async def wire(service: Service, config: MediaConfig) -> None:
+    if config.workers > 1:
+        await supervise(service, config)
+    else:
+        await wire_worker(service, config)
+
+
+async def wire_worker(service: Service, config: MediaConfig) -> None:
+    """One worker: its rooms, their transports on its port range, its record in the buckets."""
+    bus = service.bus
+    pushes = BusPushes(bus.nc)
+    node: MediaNode | None = None
+
+    def record() -> contract.NodeRecord:
+        return node.record() if node is not None else contract.NodeRecord(node_id=config.node_id)
+
+    placement = await Placement.open(
+        bus.js,
+        node_id=config.node_id,
+        record=record,
+        heartbeat_interval=config.heartbeat_interval,
+        node_ttl=config.node_ttl,
+        replicas=config.bucket_replicas,
+    )
+    node = MediaNode(
+        node_id=config.node_id,
+        worker=Worker(transport_options=config.transport_options()),
+        directory=MeetingsRooms(bus),
+        claims=placement,
+        pushes=pushes,
+        empty_room_grace=config.empty_room_grace,
+        max_transports_per_peer=config.max_transports_per_peer,
+    )
+    pushes.start()
+    await serve_node(bus, config.node_id, NodeHandlers(node))
+    await service.serve(contract.PLACE_ROOM, placement.place)
+    # Only now may rooms be placed here: everything above answers.
+    await placement.start()
+
+    async def stop_node() -> None:
+        # Before the bus drains: closing rooms releases their placements in the bucket.
+        await placement.stop()
+        await node.close()
+        await pushes.stop()
+
+    service.on_stop(stop_node)
+    log.info(
+        "media node ready",
+        extra={
+            "node_id": config.node_id,
+            "ports": f"{config.rtc_min_port}-{config.rtc_max_port}",
+            # uvloop (run_service uses it when installed) roughly halves the receive path's cost.
+            "loop": type(asyncio.get_running_loop()).__module__,
+        },
+    )
+
+
+def main() -> None:
+    run_service("media", MediaConfig, wire)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,296 @@
+"""A media node: the rooms this process holds, on its worker, and the SFU calls on them.
+
+It knows nothing of the bus: what it needs from outside (what kind of room an id names,
+where rooms are placed, how pushes reach sockets) comes in as small protocols, wired by
+`__main__` (bus adapters in signalling.py and placement.py) or by a test.
+"""
+
+import asyncio
+import contextlib
+import logging
+import os
+from dataclasses import dataclass
+from typing import Protocol
+
+from media.consumer import Consumer
+from media.lifecycle import CloseReason
+from media.peers import Peer
+from media.producer import Producer
+from media.rooms import ProducePolicy, PushSink, Room, RoomKey
+from media.router import Worker
+from media.tasks import TaskSet
+from media.transport import WebRtcTransport
+from webinar_contracts import NotFound, Unavailable
+from webinar_contracts.media import (
+    DtlsParameters,
+    MediaKind,
+    NodeRecord,
+    NodeStats,
+    ProducerInfo,
+    RoomState,
+    RoomType,
+    RtpCapabilities,
+    RtpParameters,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RoomDescription:
+    """What the meetings service knows of a room id: its type and its meeting's hosts."""
+
+    type: RoomType | None
+    host_user_ids: tuple[str, ...] = ()
+
+
+class RoomDirectory(Protocol):
+    async def describe(self, key: RoomKey) -> RoomDescription | None:
+        """The room as POST /room/create made it, or None when it is not such a room."""
+        ...
+
+
+class RoomClaims(Protocol):
+    """Where rooms live across nodes."""
+
+    async def claim(self, key: RoomKey) -> None:
+        """Record that this node holds the room; Conflict when another node does."""
+        ...
+
+    async def release(self, key: RoomKey) -> None:
+        """Forget that this node holds the room (it closed)."""
+        ...
+
+    def load_changed(self) -> None:
+        """The node's load changed: record it soon."""
+        ...
+
+
+class MediaNode:
+    def __init__(
+        self,
+        *,
+        node_id: str,
+        worker: Worker,
+        directory: RoomDirectory,
+        claims: RoomClaims,
+        pushes: PushSink,
+        empty_room_grace: float = 15.0,
+        max_transports_per_peer: int = 4,
+    ) -> None:
+        self.node_id = node_id
+        self._worker = worker
+        self._directory = directory
+        self._claims = claims
+        self._pushes = pushes
+        self._empty_room_grace = empty_room_grace
+        self._max_transports_per_peer = max_transports_per_peer
+        self._rooms: dict[RoomKey, Room] = {}
+        # One creation at a time per room: (its lock, how many calls use it).
+        self._creating: dict[RoomKey, tuple[asyncio.Lock, int]] = {}
+        self._empty_timers: dict[RoomKey, asyncio.Task[None]] = {}
+        self._tasks = TaskSet(f"node {node_id}")
+        self._closed = False
+
+    @property
+    def rooms(self) -> dict[RoomKey, Room]:
+        return dict(self._rooms)
+
+    def room(self, key: RoomKey) -> Room:
+        room = self._rooms.get(key)
+        if room is None or room.closed:
+            raise NotFound("room does not exist", field="room_id")
+        return room
+
+    def _peer(self, key: RoomKey, peer_id: str) -> tuple[Room, Peer]:
+        room = self.room(key)
+        return room, room.get_peer(peer_id)
+
+    # --- rooms ---
+
+    async def create_room(self, key: RoomKey, *, peer_id: str, user_id: str | None) -> bool:
+        """Open the room here unless it is open already; True when this call opened it."""
+        if key in self._rooms:
+            return False
+        lock, waiting = self._creating.get(key, (asyncio.Lock(), 0))
+        self._creating[key] = (lock, waiting + 1)
+        try:
+            async with lock:
+                if key in self._rooms:
+                    return False
+                if self._closed:
+                    raise Unavailable("this media node is shutting down; try again")
+                description = await self._directory.describe(key)
+                await self._claims.claim(key)
+                policy = ProducePolicy(
+                    room_type=description.type if description else None,
+                    host_user_ids=description.host_user_ids if description else (),
+                    creator_peer_id=peer_id,
+                    creator_user_id=user_id,
+                )
+                room = Room(
+                    key=key,
+                    router=self._worker.create_router(),
+                    policy=policy,
+                    pushes=self._pushes,
+                    tasks=self._tasks,
+                    max_transports_per_peer=self._max_transports_per_peer,
+                    on_empty=self._room_empty,
+                )
+                self._rooms[key] = room
+                logger.info("room %s opened (%s)", key.room_id, policy.room_type or "socket room")
+                self._room_empty(room)  # nobody is in it yet
+                self._claims.load_changed()
+                return True
+        finally:
+            lock, waiting = self._creating[key]
+            if waiting == 1:
+                del self._creating[key]
+            else:
+                self._creating[key] = (lock, waiting - 1)
+
+    def _room_empty(self, room: Room) -> None:
+        self._cancel_empty_timer(room.key)
+        task = self._tasks.spawn(self._close_if_still_empty(room), name=f"empty-room:{room.id}")
+        if task is not None:
+            self._empty_timers[room.key] = task
+
+    def _cancel_empty_timer(self, key: RoomKey) -> None:
+        timer = self._empty_timers.pop(key, None)
+        if timer is not None and timer is not asyncio.current_task():
+            timer.cancel()
+
+    async def _close_if_still_empty(self, room: Room) -> None:
+        await asyncio.sleep(self._empty_room_grace)
+        if self._empty_timers.get(room.key) is asyncio.current_task():
+            del self._empty_timers[room.key]
+        if room.peers or self._rooms.get(room.key) is not room:
+            return
+        await self._close_room(room, CloseReason.REQUESTED)
+
+    async def _close_room(self, room: Room, reason: CloseReason) -> None:
+        if self._rooms.get(room.key) is room:
+            del self._rooms[room.key]
+        self._cancel_empty_timer(room.key)
+        await room.close(reason)
+        try:
+            await self._claims.release(room.key)
+        except Exception:
+            logger.exception("room %s: could not release its placement", room.id)
+        self._claims.load_changed()
+        logger.info("room %s closed", room.id)
+
+    # --- the seed's SFU calls, for one peer of one room ---
+
+    async def join(self, key: RoomKey, *, peer_id: str, name: str, user_id: str | None) -> RoomState:
+        room = self.room(key)
+        await room.join(peer_id=peer_id, name=name, user_id=user_id)
+        self._cancel_empty_timer(key)
+        self._claims.load_changed()
+        return room.state()
+
+    async def exit(self, key: RoomKey, *, peer_id: str) -> None:
+        room = self._rooms.get(key)
+        if room is None:
+            raise NotFound("not currently in a room", field="room_id")
+        await room.leave(peer_id)
+        self._claims.load_changed()
+
+    def room_state(self, key: RoomKey, *, peer_id: str) -> RoomState:
+        room, _ = self._peer(key, peer_id)
+        return room.state()
+
+    def producers_for(self, key: RoomKey, *, peer_id: str) -> list[ProducerInfo]:
+        room, _ = self._peer(key, peer_id)
+        return room.producers_for(peer_id)
+
+    def rtp_capabilities(self, key: RoomKey, *, peer_id: str) -> RtpCapabilities:
+        room, _ = self._peer(key, peer_id)
+        return room.router.rtp_capabilities
+
+    async def create_transport(self, key: RoomKey, *, peer_id: str, force_tcp: bool = False) -> WebRtcTransport:
+        room, peer = self._peer(key, peer_id)
+        transport = await room.create_transport(peer, force_tcp=force_tcp)
+        self._claims.load_changed()
+        return transport
+
+    def connect_transport(self, key: RoomKey, *, peer_id: str, transport_id: str, dtls: DtlsParameters) -> None:
+        _, peer = self._peer(key, peer_id)
+        peer.get_transport(transport_id).connect(dtls)
+
+    def produce(
+        self,
+        key: RoomKey,
+        *,
+        peer_id: str,
+        transport_id: str,
+        kind: MediaKind,
+        rtp_parameters: RtpParameters,
+        app_data: dict[str, object],
+    ) -> Producer:
+        room, peer = self._peer(key, peer_id)
+        return room.produce(
+            peer, transport_id=transport_id, kind=kind, rtp_parameters=rtp_parameters, app_data=app_data
+        )
+
+    def consume(
+        self,
+        key: RoomKey,
+        *,
+        peer_id: str,
+        transport_id: str,
+        producer_id: str,
+        rtp_capabilities: RtpCapabilities | None,
+    ) -> Consumer:
+        room, peer = self._peer(key, peer_id)
+        return room.consume(peer, transport_id=transport_id, producer_id=producer_id, rtp_capabilities=rtp_capabilities)
+
+    def resume_consumer(self, key: RoomKey, *, peer_id: str, consumer_id: str) -> None:
+        _, peer = self._peer(key, peer_id)
+        peer.get_consumer(consumer_id).resume()
+
+    def close_producer(self, key: RoomKey, *, peer_id: str, producer_id: str) -> None:
+        _, peer = self._peer(key, peer_id)
+        peer.get_producer(producer_id).close()
+
+    # --- load and shutdown ---
+
+    def record(self) -> NodeRecord:
+        """This node's load, as its heartbeat records it."""
+        rooms = list(self._rooms.values())
+        return NodeRecord(
+            node_id=self.node_id,
+            rooms=len(rooms),
+            peers=sum(len(room.peers) for room in rooms),
+            transports=sum(len(room.router.transports) for room in rooms),
+        )
+
+    def stats(self) -> NodeStats:
+        rooms = list(self._rooms.values())
+        transports = [t for room in rooms for t in room.router.transports.values()]
+        return NodeStats(
+            node_id=self.node_id,
+            rooms=len(rooms),
+            peers=sum(len(room.peers) for room in rooms),
+            transports=len(transports),
+            producers=sum(len(room.router.producers) for room in rooms),
+            consumers=sum(len(t.consumers) for t in transports),
+            tasks=len(asyncio.all_tasks()),
+            open_files=_open_files(),
+            room_ids=sorted(room.id for room in rooms),
+        )
+
+    async def close(self) -> None:
+        """Close every room (and release its placement), then the worker. Idempotent."""
+        self._closed = True
+        for room in list(self._rooms.values()):
+            await self._close_room(room, CloseReason.WORKER_CLOSED)
+        await self._tasks.close()
+        self._empty_timers.clear()
+        await self._worker.close()
+
+
+def _open_files() -> int:
+    with contextlib.suppress(OSError):
+        return len(os.listdir("/proc/self/fd"))
+    return -1

@@ -1,0 +1,297 @@
+"""The node's side of the bus: its per-node subjects -> MediaNode calls, pushes out to
+the gateways, and the meetings service asked what kind of room an id names."""
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import msgspec
+import nats.errors
+from nats.aio.client import Client as NatsClient
+
+from media.node import MediaNode, RoomDescription
+from media.peers import Peer
+from media.rooms import Push, Room, RoomKey
+from webinar_contracts import Empty, NotFound, RequestContext
+from webinar_contracts import media as contract
+from webinar_contracts import meetings as meetings_contract
+from webinar_contracts.media import (
+    CloseProducer,
+    CohostAnswer,
+    ConnectTransport,
+    Consume,
+    Consumed,
+    CreateRoom,
+    CreateTransport,
+    JoinRoom,
+    PauseVideo,
+    PeerAction,
+    PeerCall,
+    PeerInfo,
+    Produce,
+    Produced,
+    ProducerList,
+    ProducersChanged,
+    ResumeConsumer,
+    RoomCreated,
+    RoomState,
+    RoomType,
+    RtpCapabilities,
+    ScreenShare,
+    TransportCreated,
+)
+from webinar_runtime.bus import Bus, RequestHandler
+
+logger = logging.getLogger(__name__)
+
+MAX_QUEUED_PUSHES = 10_000
+ROOM_TYPES: dict[str, RoomType] = {
+    "meeting": "meeting",
+    "conference": "conference",
+    "webinar": "webinar",
+    "live": "live",
+}
+
+
+def _key(room_id: str, context: RequestContext) -> RoomKey:
+    return RoomKey(context.require_tenant(), room_id)
+
+
+class MeetingsRooms:
+    """Asks the meetings service (over the bus) what a room id names."""
+
+    def __init__(self, bus: Bus) -> None:
+        self._bus = bus
+
+    async def describe(self, key: RoomKey) -> RoomDescription | None:
+        context = RequestContext(tenant_id=key.tenant_id)
+        try:
+            details = await self._bus.request(
+                meetings_contract.GET_ROOM, meetings_contract.GetRoom(room_id=key.room_id), context=context
+            )
+        except NotFound:
+            return None
+        # A type this node does not know is treated as the strictest: hosts alone produce.
+        room_type = ROOM_TYPES.get(details.type, "webinar")
+        return RoomDescription(type=room_type, host_user_ids=tuple(details.host_ids))
+
+
+class BusPushes:
+    """Sends pushes, in order, to PUSH_SUBJECT (plain NATS: a push nobody hears is moot)."""
+
+    def __init__(self, nc: NatsClient) -> None:
+        self._nc = nc
+        self._queue: asyncio.Queue[contract.MediaPush] = asyncio.Queue(MAX_QUEUED_PUSHES)
+        self._sender: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._sender = asyncio.create_task(self._send_forever(), name="media-pushes")
+
+    def push(self, room: RoomKey, push: Push) -> None:
+        message = contract.MediaPush(
+            tenant_id=room.tenant_id,
+            room_id=room.room_id,
+            event=push.event,
+            data=msgspec.Raw(msgspec.json.encode(push.data)),
+            to_peer=push.to_peer,
+            skip_peer=push.skip_peer,
+            leave_peer=push.leave_peer,
+        )
+        try:
+            self._queue.put_nowait(message)
+        except asyncio.QueueFull:
+            logger.error("push queue full; dropping %s for room %s", push.event, room.room_id)
+
+    async def _send_forever(self) -> None:
+        while True:
+            message = await self._queue.get()
+            try:
+                await self._nc.publish(contract.PUSH_SUBJECT, msgspec.json.encode(message))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("could not send %s to the gateways", message.event)
+
+    async def stop(self) -> None:
+        """Send what is queued (briefly), then stop."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(1):
+                while not self._queue.empty():  # noqa: ASYNC110 - the sender empties it
+                    await asyncio.sleep(0.01)
+        if self._sender is not None:
+            self._sender.cancel()
+            await asyncio.gather(self._sender, return_exceptions=True)
+        with contextlib.suppress(nats.errors.Error):
+            await self._nc.flush(timeout=1)
+
+
+class NodeHandlers:
+    """Each per-node subject -> one MediaNode call; the peer is the caller's socket id."""
+
+    def __init__(self, node: MediaNode) -> None:
+        self.node = node
+
+    async def create_room(self, request: CreateRoom, context: RequestContext) -> RoomCreated:
+        created = await self.node.create_room(
+            _key(request.room_id, context), peer_id=request.peer_id, user_id=context.user_id
+        )
+        return RoomCreated(created=created)
+
+    async def join(self, request: JoinRoom, context: RequestContext) -> RoomState:
+        return await self.node.join(
+            _key(request.room_id, context), peer_id=request.peer_id, name=request.name, user_id=context.user_id
+        )
+
+    async def room_info(self, request: PeerCall, context: RequestContext) -> RoomState:
+        return self.node.room_state(_key(request.room_id, context), peer_id=request.peer_id)
+
+    async def get_producers(self, request: PeerCall, context: RequestContext) -> ProducerList:
+        return ProducerList(producers=self.node.producers_for(_key(request.room_id, context), peer_id=request.peer_id))
+
+    async def rtp_capabilities(self, request: PeerCall, context: RequestContext) -> RtpCapabilities:
+        return self.node.rtp_capabilities(_key(request.room_id, context), peer_id=request.peer_id)
+
+    async def create_transport(self, request: CreateTransport, context: RequestContext) -> TransportCreated:
+        transport = await self.node.create_transport(
+            _key(request.room_id, context), peer_id=request.peer_id, force_tcp=request.force_tcp
+        )
+        return TransportCreated(
+            id=transport.id,
+            ice_parameters=transport.ice_parameters,
+            ice_candidates=transport.ice_candidates,
+            dtls_parameters=transport.dtls_parameters,
+        )
+
+    async def connect_transport(self, request: ConnectTransport, context: RequestContext) -> Empty:
+        self.node.connect_transport(
+            _key(request.room_id, context),
+            peer_id=request.peer_id,
+            transport_id=request.transport_id,
+            dtls=request.dtls_parameters,
+        )
+        return Empty()
+
+    async def produce(self, request: Produce, context: RequestContext) -> Produced:
+        producer = self.node.produce(
+            _key(request.room_id, context),
+            peer_id=request.peer_id,
+            transport_id=request.transport_id,
+            kind=request.kind,
+            rtp_parameters=request.rtp_parameters,
+            app_data=request.app_data,
+        )
+        return Produced(producer_id=producer.id)
+
+    async def consume(self, request: Consume, context: RequestContext) -> Consumed:
+        consumer = self.node.consume(
+            _key(request.room_id, context),
+            peer_id=request.peer_id,
+            transport_id=request.transport_id,
+            producer_id=request.producer_id,
+            rtp_capabilities=request.rtp_capabilities,
+        )
+        return Consumed(
+            producer_id=consumer.producer_id,
+            id=consumer.id,
+            kind=consumer.kind,
+            rtp_parameters=consumer.rtp_parameters,
+            type=consumer.type,
+            producer_paused=consumer.producer_paused,
+        )
+
+    async def resume_consumer(self, request: ResumeConsumer, context: RequestContext) -> Empty:
+        self.node.resume_consumer(
+            _key(request.room_id, context), peer_id=request.peer_id, consumer_id=request.consumer_id
+        )
+        return Empty()
+
+    async def close_producer(self, request: CloseProducer, context: RequestContext) -> Empty:
+        self.node.close_producer(
+            _key(request.room_id, context), peer_id=request.peer_id, producer_id=request.producer_id
+        )
+        return Empty()
+
+    async def exit(self, request: PeerCall, context: RequestContext) -> Empty:
+        await self.node.exit(_key(request.room_id, context), peer_id=request.peer_id)
+        return Empty()
+
+    async def stats(self, request: Empty, context: RequestContext) -> contract.NodeStats:
+        return self.node.stats()
+
+    # --- room controls (docs/realtime-events.md) ---
+
+    def _caller(self, room_id: str, peer_id: str, context: RequestContext) -> tuple[Room, Peer]:
+        room = self.node.room(_key(room_id, context))
+        return room, room.get_peer(peer_id)
+
+    async def peer_info(self, request: PeerCall, context: RequestContext) -> PeerInfo:
+        _, peer = self._caller(request.room_id, request.peer_id, context)
+        return peer.info()
+
+    async def request_cohost(self, request: PeerCall, context: RequestContext) -> Empty:
+        room, peer = self._caller(request.room_id, request.peer_id, context)
+        room.request_cohost(peer)
+        return Empty()
+
+    async def answer_cohost(self, request: CohostAnswer, context: RequestContext) -> PeerInfo:
+        room, peer = self._caller(request.room_id, request.peer_id, context)
+        return room.answer_cohost(peer, request.target_peer_id, approved=request.approved).info()
+
+    async def demote_cohost(self, request: PeerAction, context: RequestContext) -> PeerInfo:
+        room, peer = self._caller(request.room_id, request.peer_id, context)
+        return room.demote_cohost(peer, request.target_peer_id).info()
+
+    async def mute_peer(self, request: PeerAction, context: RequestContext) -> ProducersChanged:
+        room, peer = self._caller(request.room_id, request.peer_id, context)
+        return ProducersChanged(producer_ids=room.mute(peer, request.target_peer_id))
+
+    async def remove_peer(self, request: PeerAction, context: RequestContext) -> Empty:
+        room, peer = self._caller(request.room_id, request.peer_id, context)
+        await room.remove(peer, request.target_peer_id)
+        return Empty()
+
+    async def pause_video(self, request: PauseVideo, context: RequestContext) -> ProducersChanged:
+        room, peer = self._caller(request.room_id, request.peer_id, context)
+        ids = room.pause_video(peer, producer_id=request.producer_id, paused=request.paused)
+        return ProducersChanged(producer_ids=ids)
+
+    async def screen_share(self, request: PeerCall, context: RequestContext) -> ScreenShare:
+        room, peer = self._caller(request.room_id, request.peer_id, context)
+        return room.confirm_screen_share(peer)
+
+    async def stop_screen(self, request: PeerCall, context: RequestContext) -> ScreenShare:
+        room, peer = self._caller(request.room_id, request.peer_id, context)
+        return room.stop_screen_share(peer)
+
+    def routes(self) -> list[tuple[contract.NodeEndpoint[Any, Any], RequestHandler[Any, Any]]]:
+        return [
+            (contract.NODE_CREATE_ROOM, self.create_room),
+            (contract.NODE_JOIN, self.join),
+            (contract.NODE_ROOM_INFO, self.room_info),
+            (contract.NODE_GET_PRODUCERS, self.get_producers),
+            (contract.NODE_RTP_CAPABILITIES, self.rtp_capabilities),
+            (contract.NODE_CREATE_TRANSPORT, self.create_transport),
+            (contract.NODE_CONNECT_TRANSPORT, self.connect_transport),
+            (contract.NODE_PRODUCE, self.produce),
+            (contract.NODE_CONSUME, self.consume),
+            (contract.NODE_RESUME_CONSUMER, self.resume_consumer),
+            (contract.NODE_CLOSE_PRODUCER, self.close_producer),
+            (contract.NODE_EXIT, self.exit),
+            (contract.NODE_STATS, self.stats),
+            (contract.NODE_PEER_INFO, self.peer_info),
+            (contract.NODE_REQUEST_COHOST, self.request_cohost),
+            (contract.NODE_ANSWER_COHOST, self.answer_cohost),
+            (contract.NODE_DEMOTE_COHOST, self.demote_cohost),
+            (contract.NODE_MUTE_PEER, self.mute_peer),
+            (contract.NODE_REMOVE_PEER, self.remove_peer),
+            (contract.NODE_PAUSE_VIDEO, self.pause_video),
+            (contract.NODE_SCREEN_SHARE, self.screen_share),
+            (contract.NODE_STOP_SCREEN, self.stop_screen),
+        ]
+
+
+async def serve_node(bus: Bus, node_id: str, handlers: NodeHandlers) -> None:
+    """Answer every per-node subject of `node_id`."""
+    for endpoint, handler in handlers.routes():
+        await bus.serve(endpoint.at(node_id), handler)

@@ -1,0 +1,234 @@
+"""One media worker process per core, as mediasoup runs one worker per core (the GIL
+lets one Python process forward on one core only).
+
+With MEDIA_WORKERS above 1, `python -m media` becomes a supervisor: it starts that many
+workers, each `python -m media` again with MEDIA_WORKERS=1, its own node id
+(`<node>-w<index>`) and its own share of the UDP port range, all announcing the same
+address. Each worker registers in the placement buckets as a node of its own, so rooms
+spread over the workers as they spread over machines (least loaded first). The
+supervisor restarts a worker that dies, is ready while every worker is registered, and
+on SIGTERM stops them all, each draining as a service does.
+"""
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Mapping
+
+import nats.errors
+import nats.js.errors
+from nats.js.api import StorageType
+from nats.js.kv import KeyValue
+
+from media.config import MediaConfig
+from media.placement import open_bucket
+from webinar_contracts.media import NODES_BUCKET
+from webinar_runtime.service import Service
+
+logger = logging.getLogger(__name__)
+
+# A worker that keeps dying is started again after 1 s, then 2 s, ... up to this.
+MAX_RESTART_DELAY = 30.0
+# A worker that ran this long before dying is started again at once.
+STABLE_AFTER = 30.0
+# Time a worker gets beyond its own shutdown grace to drain before it is killed.
+STOP_MARGIN = 10.0
+
+
+def worker_environment(config: MediaConfig, index: int) -> dict[str, str]:
+    """The variables that make `python -m media` worker `index` of this node (everything
+    else is inherited from the supervisor's environment)."""
+    low, high = config.worker_port_ranges()[index]
+    return {
+        "MEDIA_WORKERS": "1",
+        "MEDIA_NODE_ID": config.worker_node_id(index),
+        "MEDIA_RTC_MIN_PORT": str(low),
+        "MEDIA_RTC_MAX_PORT": str(high),
+        "MEDIA_ANNOUNCED_IP": config.announced_ip or config.listen_ip,
+        "INSTANCE_ID": f"{config.instance_id}-w{index}",
+        # The supervisor holds the node's health port; a worker's own is for its supervisor only.
+        "HEALTH_HOST": "127.0.0.1",
+        "HEALTH_PORT": "0",
+    }
+
+
+def _die_with_supervisor() -> None:
+    """In the worker, before exec: Linux sends it SIGTERM (it drains) if the supervisor dies."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+class WorkerProcess:
+    """One worker: started, watched and started again when it dies, stopped on request."""
+
+    def __init__(self, *, index: int, node_id: str, env: Mapping[str, str], stop_timeout: float) -> None:
+        self.index = index
+        self.node_id = node_id
+        self._env = dict(env)
+        self._stop_timeout = stop_timeout
+        self._process: asyncio.subprocess.Process | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.restarts = 0
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.returncode is None
+
+    async def start(self) -> None:
+        await self._spawn()
+        self._watcher = asyncio.create_task(self._watch(), name=f"media-worker-{self.index}")
+
+    async def _spawn(self) -> None:
+        self._process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "media", env=self._env, preexec_fn=_die_with_supervisor
+        )
+        logger.info("media worker %s started", self.node_id, extra={"pid": self._process.pid})
+
+    async def _watch(self) -> None:
+        delay = 1.0
+        loop = asyncio.get_running_loop()
+        while True:
+            if self._process is None:
+                return
+            started = loop.time()
+            code = await self._process.wait()
+            if self._stopping:
+                return
+            ran = loop.time() - started
+            delay = 1.0 if ran >= STABLE_AFTER else delay
+            logger.error(
+                "media worker %s exited with code %s after %.1fs; starting it again in %.0fs",
+                self.node_id,
+                code,
+                ran,
+                delay,
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_RESTART_DELAY)
+            if self._stopping:
+                return
+            try:
+                await self._spawn()
+            except OSError:
+                logger.exception("could not start media worker %s", self.node_id)
+            else:
+                self.restarts += 1
+
+    async def stop(self) -> None:
+        """SIGTERM (the worker drains: its rooms close and its record goes), then SIGKILL
+        when it has not exited in time. Idempotent."""
+        self._stopping = True
+        process = self._process
+        if process is not None and process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), self._stop_timeout)
+            except TimeoutError:
+                logger.error("media worker %s did not drain in %.0fs; killing it", self.node_id, self._stop_timeout)
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                await process.wait()
+        if self._watcher is not None:
+            self._watcher.cancel()
+            await asyncio.gather(self._watcher, return_exceptions=True)
+            self._watcher = None
+
+
+class Supervisor:
+    """The workers of one node."""
+
+    def __init__(self, workers: list[WorkerProcess], nodes: KeyValue) -> None:
+        self.workers = workers
+        self._nodes = nodes
+
+    async def start(self) -> None:
+        for worker in self.workers:
+            await worker.start()
+
+    async def registered(self) -> set[str]:
+        """The ids of this node's workers whose record is in the nodes bucket now."""
+        try:
+            keys = set(await self._nodes.keys())
+        except nats.js.errors.NoKeysError:
+            return set()
+        return keys & {worker.node_id for worker in self.workers}
+
+    async def ready(self) -> bool:
+        """Every worker runs and has recorded itself (rooms can be placed on it)."""
+        if not all(worker.running for worker in self.workers):
+            return False
+        try:
+            return len(await self.registered()) == len(self.workers)
+        except nats.errors.Error:
+            return False
+
+    async def wait_ready(self, timeout: float) -> None:
+        """Return once every worker is registered; RuntimeError naming the missing ones when
+        a worker exits at start or `timeout` passes."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not await self.ready():
+            exited = [worker.node_id for worker in self.workers if not worker.running]
+            if exited:
+                raise RuntimeError(f"media worker(s) {', '.join(exited)} exited while starting; see their logs")
+            if loop.time() > deadline:
+                missing = {worker.node_id for worker in self.workers} - await self.registered()
+                raise RuntimeError(f"media worker(s) {', '.join(sorted(missing))} did not register in {timeout:.0f}s")
+            await asyncio.sleep(0.1)
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(worker.stop() for worker in self.workers))
+
+
+def supervisor_for(config: MediaConfig, nodes: KeyValue, *, environ: Mapping[str, str] | None = None) -> Supervisor:
+    base = dict(os.environ if environ is None else environ)
+    workers = [
+        WorkerProcess(
+            index=index,
+            node_id=config.worker_node_id(index),
+            env={**base, **worker_environment(config, index)},
+            stop_timeout=config.shutdown_grace + STOP_MARGIN,
+        )
+        for index in range(config.workers)
+    ]
+    return Supervisor(workers, nodes)
+
+
+async def supervise(service: Service, config: MediaConfig) -> None:
+    """Wire the supervisor: start the workers and report ready once they all are."""
+    nodes = await open_bucket(
+        service.bus.js,
+        NODES_BUCKET,
+        ttl=config.node_ttl,
+        storage=StorageType.MEMORY,
+        replicas=config.bucket_replicas,
+        description="media nodes: heartbeat and load",
+    )
+    supervisor = supervisor_for(config, nodes)
+    # Registered first: workers started before a failure are stopped with the service.
+    service.on_stop(supervisor.stop)
+    await supervisor.start()
+    await supervisor.wait_ready(timeout=max(60.0, float(config.connect_attempts) * 2))
+    service.add_check("workers", supervisor.ready)
+    logger.info(
+        "media node ready",
+        extra={
+            "node_id": config.node_id,
+            "workers": " ".join(
+                f"{worker.node_id}:{low}-{high}"
+                for worker, (low, high) in zip(supervisor.workers, config.worker_port_ranges(), strict=True)
+            ),
+        },
+    )
