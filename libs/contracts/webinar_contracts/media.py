@@ -235,6 +235,12 @@ class JoinRoom(msgspec.Struct, kw_only=True):
     room_id: str
     peer_id: str
     name: str
+    # Where the socket came from, as the gateway saw it at connect (for the session events):
+    # the host of the page's origin (its `Origin` header, else its `Referer`; "" without),
+    # and the client's address (the socket's remote address, or the first X-Forwarded-For
+    # hop behind a trusted proxy).
+    origin_host: str = ""
+    client_ip: str | None = None
 
 
 class PeerInfo(msgspec.Struct, kw_only=True):

@@ -6,6 +6,7 @@ per join)."""
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 import msgspec
 
@@ -55,3 +56,23 @@ SESSION_STARTED = EventType("events.sessions.session.started", SessionStarted)
 PARTICIPANT_JOINED = EventType("events.sessions.participant.joined", ParticipantJoined)
 PARTICIPANT_LEFT = EventType("events.sessions.participant.left", ParticipantLeft)
 SESSION_ENDED = EventType("events.sessions.session.ended", SessionEnded)
+
+SessionFact = SessionStarted | ParticipantJoined | ParticipantLeft | SessionEnded
+EVENT_TYPES: dict[type[SessionFact], EventType[Any]] = {
+    SessionStarted: SESSION_STARTED,
+    ParticipantJoined: PARTICIPANT_JOINED,
+    ParticipantLeft: PARTICIPANT_LEFT,
+    SessionEnded: SESSION_ENDED,
+}
+
+
+def event_type_of(fact: SessionFact) -> EventType[Any]:
+    """The event type a session fact is published as."""
+    return EVENT_TYPES[type(fact)]
+
+
+def event_id_of(fact: SessionFact) -> str:
+    """The event id of a session fact, the same each time it is published (so a retried publish
+    is stored once): its kind and the session or the join it is about."""
+    about = fact.session_id if isinstance(fact, SessionStarted | SessionEnded) else fact.participant_id
+    return f"{event_type_of(fact).subject}:{about}"

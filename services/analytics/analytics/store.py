@@ -8,9 +8,12 @@ came from each (derived from `participants` whenever a completed session changes
 
 Every write is an idempotent upsert keyed by the ids the events carry, and `locations` is
 recomputed rather than incremented, so replayed, duplicated and out-of-order events leave
-the same documents. Each report is one aggregation pipeline whose first `$match` fits one
-of the report indexes exactly (equalities, then the start range), so even a simple planner
-serves it from an index; the remaining filters follow in a second `$match`.
+the same documents. (Two replicas upserting one document at once: the loser's duplicate-key
+error sends its event back to be delivered again, and then it finds the document.)
+
+Each report is one aggregation pipeline whose first `$match` fits one of the report indexes
+exactly (equalities, then the start range), so even a simple planner serves it from an
+index; the remaining filters follow in a second `$match`.
 """
 
 from collections.abc import Iterable
@@ -53,10 +56,22 @@ REPORT_INDEXES = {
         ("locations.country_code", ASCENDING),
         ("started_at", ASCENDING),
     ],
+    "report_by_country_name": [
+        ("tenant_id", ASCENDING),
+        ("ended", ASCENDING),
+        ("locations.country_name", ASCENDING),
+        ("started_at", ASCENDING),
+    ],
     "report_by_domain": [
         ("tenant_id", ASCENDING),
         ("ended", ASCENDING),
         ("domain", ASCENDING),
+        ("started_at", ASCENDING),
+    ],
+    "report_by_type": [
+        ("tenant_id", ASCENDING),
+        ("ended", ASCENDING),
+        ("session_type", ASCENDING),
         ("started_at", ASCENDING),
     ],
 }
@@ -65,7 +80,9 @@ INDEXED_FILTERS = (
     ("host_user_id", "host_user_id"),
     ("city", "locations.city"),
     ("country_code", "locations.country_code"),
+    ("country_name", "locations.country_name"),
     ("domain", "domain"),
+    ("session_type", "session_type"),
 )
 
 
@@ -236,7 +253,7 @@ class AnalyticsStore:
                     "domain": domain,
                     "started_at": started_at,
                 },
-                "$setOnInsert": {"ended": False, "locations": []},
+                "$setOnInsert": {"ended": False, "locations": [], "participants_located": 0},
             },
             upsert=True,
         )
@@ -244,7 +261,10 @@ class AnalyticsStore:
     async def record_session_ended(self, tenant_id: str, session_id: str, *, ended_at: datetime) -> None:
         await self.sessions.update_one(
             {"tenant_id": tenant_id, "session_id": session_id},
-            {"$set": {"ended_at": ended_at}, "$setOnInsert": {"ended": False, "locations": []}},
+            {
+                "$set": {"ended_at": ended_at},
+                "$setOnInsert": {"ended": False, "locations": [], "participants_located": 0},
+            },
             upsert=True,
         )
 
@@ -302,8 +322,12 @@ class AnalyticsStore:
             ]
         )
         places = [{**doc["_id"], "participants": doc["participants"]} async for doc in grouped]
+        located = sum(place["participants"] for place in places)
+        # A join's place never changes and joins are never removed, so the summary counting more
+        # participants is the newer one: a replica that computed an older one concurrently loses.
         await self.sessions.update_one(
-            {"_id": session["_id"]}, {"$set": {"ended": True, "locations": _sorted_places(places)}}
+            {"_id": session["_id"], "participants_located": {"$lte": located}},
+            {"$set": {"ended": True, "locations": _sorted_places(places), "participants_located": located}},
         )
 
     async def insert_completed_sessions(self, tenant_id: str, sessions: Iterable[CompletedSession]) -> int:
@@ -321,6 +345,7 @@ class AnalyticsStore:
                 "ended_at": session.ended_at,
                 "ended": True,
                 "locations": _sorted_places([_place_document(place, count) for place, count in session.places]),
+                "participants_located": sum(count for _, count in session.places),
             }
             for session in sessions
         ]

@@ -296,9 +296,16 @@ class SfuSocket:
                 )
             except NotFound:
                 raise NotFound("room does not exist", field="room_id") from None
+            session = await self.server.get_session(sid)
             state = await self.bus.request(
                 contract.NODE_JOIN.at(placement.node_id),
-                contract.JoinRoom(room_id=request.room_id, peer_id=sid, name=request.name),
+                contract.JoinRoom(
+                    room_id=request.room_id,
+                    peer_id=sid,
+                    name=request.name,
+                    origin_host=session.get("origin_host") or "",
+                    client_ip=session.get("client_ip"),
+                ),
                 context=context,
             )
             membership = Membership(str(context.tenant_id), request.room_id, placement.node_id)

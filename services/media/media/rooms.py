@@ -5,12 +5,20 @@ requests and answers, demoting, muting and removing (the host's), pausing video,
 one screen share at a time. What other sockets must hear (`newProducers`,
 `consumerClosed`, peers joining and leaving, roles changing, ...: docs/realtime-events.md)
 it hands to a PushSink, which the node sends over the bus to the gateways.
+
+A room also keeps its sessions (a session runs from the first peer's join to the last
+one's leave, or to the room closing; a room hosts many over time) and hands their facts
+(webinar_contracts.sessions) to a SessionSink, which publishes them for the analytics.
+A room opened on the socket, with no POST /room/create behind it, reports its sessions
+as meetings: an ad-hoc call, as the Meet socket's `room.join` opens.
 """
 
 import logging
+import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol, runtime_checkable
 
 from media.consumer import Consumer
 from media.lifecycle import CloseReason
@@ -43,6 +51,14 @@ from webinar_contracts.media import (
     RtpParameters,
     ScreenShare,
 )
+from webinar_contracts.sessions import (
+    ParticipantJoined,
+    ParticipantLeft,
+    SessionEnded,
+    SessionFact,
+    SessionStarted,
+    SessionType,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +68,8 @@ OPEN_ROOM_TYPES: frozenset[str] = frozenset({"meeting", "conference"})
 MODERATORS: frozenset[str] = frozenset({"host", "co-host"})
 # `appData.type` of a screen producer (the seed's clients send "camera", "mic", "screen").
 SCREEN = "screen"
+# The session type of a room opened on the socket (no type from the meetings service).
+SOCKET_ROOM_SESSION_TYPE = SessionType.MEETING
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +94,37 @@ class Push:
 
 class PushSink(Protocol):
     def push(self, room: RoomKey, push: Push) -> None: ...
+
+
+@runtime_checkable
+class SessionSink(Protocol):
+    def session_event(self, room: RoomKey, fact: SessionFact) -> None:
+        """Publish a session fact, later: this must neither block nor raise."""
+        ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class Arrival:
+    """Where a joining socket came from, as the gateway saw it when the socket connected."""
+
+    origin_host: str = ""  # the host of the page's Origin header
+    client_ip: str | None = None
+
+
+@dataclass(kw_only=True)
+class RoomSession:
+    """One session of a room, and the join (participant id) of each peer in it."""
+
+    id: str
+    participants: dict[str, str] = field(default_factory=dict)  # peer id -> participant id
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
 
 
 class ProducePolicy:
@@ -164,6 +213,8 @@ class Room:
         tasks: TaskSet,
         max_transports_per_peer: int = 4,
         on_empty: Callable[["Room"], None] = lambda room: None,
+        sessions: SessionSink | None = None,
+        clock: Callable[[], datetime] = _now,
     ) -> None:
         self.key = key
         self.router = router
@@ -176,6 +227,12 @@ class Room:
         # Viewers waiting for an answer to `cohost:request`, in the order they asked.
         self._cohost_requests: dict[str, Peer] = {}
         self._screen: tuple[Peer, Producer] | None = None
+        # Without a sink of its own, the room's facts go where its pushes go when that sink
+        # publishes sessions too (media.signalling.BusPushes does).
+        self._sessions = sessions if sessions is not None else pushes if isinstance(pushes, SessionSink) else None
+        self._clock = clock
+        self._arrivals: dict[str, Arrival] = {}
+        self.session: RoomSession | None = None
         self.closed = False
 
     @property
@@ -217,14 +274,20 @@ class Room:
 
     # --- joining and leaving ---
 
+    def expect_arrival(self, peer_id: str, arrival: Arrival) -> None:
+        """Where the peer about to join comes from (its next `join` takes it)."""
+        if not self.closed:
+            self._arrivals[peer_id] = arrival
+
     async def join(self, *, peer_id: str, name: str, user_id: str | None) -> Peer:
-        """Add the socket's peer (a socket joining again leaves first)."""
+        """Add the socket's peer (a socket joining again leaves first, in the same session)."""
+        arrival = self._arrivals.pop(peer_id, None) or Arrival()
         if self.closed:
             raise NotFound("room does not exist", field="room_id")
         if self.policy.is_banned(user_id=user_id, peer_id=peer_id):
             raise Forbidden("you were removed from this room by its host", field="room_id")
         if peer_id in self._peers:
-            await self.leave(peer_id)
+            await self._leave(peer_id, CloseReason.REQUESTED, removed=False, rejoining=True)
         peer = Peer(
             id=peer_id,
             name=name,
@@ -235,6 +298,7 @@ class Room:
         )
         self._peers[peer_id] = peer
         logger.info("room %s: peer %s joined as %s", self.id, peer_id, peer.role)
+        self._participant_joined(peer, arrival)
         self._push(Push(event=PEER_JOINED, data=_peer_event(peer), skip_peer=peer_id))
         return peer
 
@@ -243,10 +307,14 @@ class Room:
         get `consumerClosed`, and the room hears `peerLeft`. A peer the room dropped by
         itself (its browser went, or the host removed it) has its socket taken out of the
         room's broadcasts too."""
+        await self._leave(peer_id, reason, removed=removed, rejoining=False)
+
+    async def _leave(self, peer_id: str, reason: CloseReason, *, removed: bool, rejoining: bool) -> None:
         peer = self._peers.pop(peer_id, None)
         if peer is None:
             raise NotFound("not currently in a room", field="room_id")
         self._cohost_requests.pop(peer_id, None)
+        self._participant_left(peer, end_session=not rejoining)
         await peer.close(reason)
         logger.info("room %s: peer %s left (%s%s)", self.id, peer_id, reason, ", removed" if removed else "")
         dropped = removed or reason is not CloseReason.REQUESTED
@@ -517,12 +585,83 @@ class Room:
         """Close every peer and the router, telling no one (the room is going away). Idempotent."""
         if self.closed:
             return
-        self.closed = True
         peers = list(self._peers.values())
+        for peer in peers:
+            self._participant_left(peer, end_session=False)
+        self._end_session()
+        self.closed = True
+        self._arrivals.clear()
         self._peers.clear()
         for peer in peers:
             await peer.close(reason)
         await self.router.close(reason)
+
+    # --- sessions: facts for the analytics ---
+
+    def _record(self, fact: SessionFact) -> None:
+        if self._sessions is None:
+            return
+        try:
+            self._sessions.session_event(self.key, fact)
+        except Exception:  # a report lost must not take signalling down with it
+            logger.exception("room %s: could not hand over %s", self.id, type(fact).__name__)
+
+    def _session_type(self) -> SessionType:
+        room_type = self.policy.room_type
+        return SessionType(room_type) if room_type is not None else SOCKET_ROOM_SESSION_TYPE
+
+    def _host_user_id(self, first: Peer) -> str | None:
+        """The session's host: the peer opening it when it is a host, else a host the room
+        names (the meeting's, or whoever opened the room); None when none is known."""
+        if first.role == "host" and first.user_id:
+            return first.user_id
+        return min(self.policy.host_user_ids, default=None)
+
+    def _participant_joined(self, peer: Peer, arrival: Arrival) -> None:
+        now = self._clock()
+        session = self.session
+        if session is None:
+            session = self.session = RoomSession(id=_new_id())
+            logger.info("room %s: session %s started", self.id, session.id)
+            self._record(
+                SessionStarted(
+                    session_id=session.id,
+                    room_id=self.id,
+                    session_type=self._session_type(),
+                    host_user_id=self._host_user_id(peer),
+                    domain=arrival.origin_host.lower(),
+                    started_at=now,
+                )
+            )
+        participant_id = _new_id()
+        session.participants[peer.id] = participant_id
+        self._record(
+            ParticipantJoined(
+                session_id=session.id,
+                participant_id=participant_id,
+                room_id=self.id,
+                user_id=peer.user_id,
+                name=peer.name,
+                client_ip=arrival.client_ip,
+                joined_at=now,
+            )
+        )
+
+    def _participant_left(self, peer: Peer, *, end_session: bool) -> None:
+        session = self.session
+        participant_id = session.participants.pop(peer.id, None) if session is not None else None
+        if session is None or participant_id is None:
+            return
+        self._record(ParticipantLeft(session_id=session.id, participant_id=participant_id, left_at=self._clock()))
+        if end_session and not self._peers:
+            self._end_session()
+
+    def _end_session(self) -> None:
+        session, self.session = self.session, None
+        if session is None:
+            return
+        logger.info("room %s: session %s ended", self.id, session.id)
+        self._record(SessionEnded(session_id=session.id, ended_at=self._clock()))
 
 
 def _peer_event(peer: Peer) -> dict[str, str]:

@@ -1,5 +1,6 @@
 """The node's side of the bus: its per-node subjects -> MediaNode calls, pushes out to
-the gateways, and the meetings service asked what kind of room an id names."""
+the gateways, session facts out to JetStream (for the analytics), and the meetings
+service asked what kind of room an id names."""
 
 import asyncio
 import contextlib
@@ -12,8 +13,9 @@ from nats.aio.client import Client as NatsClient
 
 from media.node import MediaNode, RoomDescription
 from media.peers import Peer
-from media.rooms import Push, Room, RoomKey
-from webinar_contracts import Empty, NotFound, RequestContext
+from media.rooms import Arrival, Push, Room, RoomKey
+from webinar_contracts import Empty, NotFound, RequestContext, ServiceError
+from webinar_contracts import auth as auth_contract
 from webinar_contracts import media as contract
 from webinar_contracts import meetings as meetings_contract
 from webinar_contracts.media import (
@@ -41,11 +43,13 @@ from webinar_contracts.media import (
     ScreenShare,
     TransportCreated,
 )
+from webinar_contracts.sessions import SessionFact, SessionStarted, event_id_of, event_type_of
 from webinar_runtime.bus import Bus, RequestHandler
 
 logger = logging.getLogger(__name__)
 
 MAX_QUEUED_PUSHES = 10_000
+MAX_QUEUED_SESSION_FACTS = 10_000
 ROOM_TYPES: dict[str, RoomType] = {
     "meeting": "meeting",
     "conference": "conference",
@@ -77,16 +81,113 @@ class MeetingsRooms:
         return RoomDescription(type=room_type, host_user_ids=tuple(details.host_ids))
 
 
-class BusPushes:
-    """Sends pushes, in order, to PUSH_SUBJECT (plain NATS: a push nobody hears is moot)."""
+class BusSessions:
+    """Publishes the rooms' session facts to JetStream, in order, from a background task, so
+    that signalling never waits for them. A publish that fails (JetStream away) is retried
+    with back-off for up to `retry_for` seconds under the same event id, so it is stored
+    once; then the fact is logged and dropped. A session whose page sent no Origin is
+    reported under its host's email domain, asked of the auth service."""
 
-    def __init__(self, nc: NatsClient) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        *,
+        retry_for: float = 60.0,
+        publish_timeout: float = 5.0,
+        max_queued: int = MAX_QUEUED_SESSION_FACTS,
+    ) -> None:
+        self._bus = bus
+        self._retry_for = retry_for
+        self._publish_timeout = publish_timeout
+        self._queue: asyncio.Queue[tuple[RoomKey, SessionFact]] = asyncio.Queue(max_queued)
+        self._publisher: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._publisher is None:
+            self._publisher = asyncio.create_task(self._publish_forever(), name="media-session-facts")
+
+    def session_event(self, room: RoomKey, fact: SessionFact) -> None:
+        try:
+            self._queue.put_nowait((room, fact))
+        except asyncio.QueueFull:
+            logger.error("session fact queue full; dropping %s of room %s", type(fact).__name__, room.room_id)
+
+    async def _publish_forever(self) -> None:
+        while True:
+            room, fact = await self._queue.get()
+            try:
+                await self._publish(room, fact)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("could not publish %s of room %s", type(fact).__name__, room.room_id)
+            finally:
+                self._queue.task_done()
+
+    async def _publish(self, room: RoomKey, fact: SessionFact) -> None:
+        context = RequestContext(tenant_id=room.tenant_id)
+        if isinstance(fact, SessionStarted) and not fact.domain and fact.host_user_id:
+            fact = msgspec.structs.replace(fact, domain=await self._email_domain(fact.host_user_id, context))
+        event_type, event_id = event_type_of(fact), event_id_of(fact)
+        loop = asyncio.get_running_loop()
+        give_up_at = loop.time() + self._retry_for
+        delay = 0.25
+        while True:
+            try:
+                await asyncio.wait_for(
+                    self._bus.publish(event_type, fact, context=context, event_id=event_id),
+                    timeout=self._publish_timeout,
+                )
+                return
+            except (nats.errors.Error, TimeoutError, OSError) as error:
+                if loop.time() + delay > give_up_at:
+                    logger.error("gave up publishing %s (%s): %r", event_type.subject, event_id, error)
+                    return
+                logger.warning("publishing %s failed, retrying in %.2fs: %r", event_type.subject, delay, error)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    async def _email_domain(self, user_id: str, context: RequestContext) -> str:
+        try:
+            user = await self._bus.request(
+                auth_contract.GET_USER, auth_contract.GetUser(user_id=user_id), context=context, timeout=2
+            )
+        except ServiceError as error:
+            logger.info("no email domain for host %s: %s", user_id, error.message)
+            return ""
+        _, at, domain = user.email.rpartition("@")
+        return domain.strip().lower() if at else ""
+
+    async def stop(self, *, flush_for: float = 1.0) -> None:
+        """Publish what is queued (for up to `flush_for` seconds), then stop."""
+        if self._publisher is not None and not self._publisher.done():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._queue.join(), flush_for)
+        if self._publisher is not None:
+            self._publisher.cancel()
+            await asyncio.gather(self._publisher, return_exceptions=True)
+            self._publisher = None
+        if not self._queue.empty():
+            logger.error("%d session facts were not published before the node stopped", self._queue.qsize())
+
+
+class BusPushes:
+    """Sends pushes, in order, to PUSH_SUBJECT (plain NATS: a push nobody hears is moot),
+    and the rooms' session facts to JetStream through `sessions` (by default a BusSessions
+    on the same connection)."""
+
+    def __init__(self, nc: NatsClient, *, sessions: BusSessions | None = None) -> None:
         self._nc = nc
         self._queue: asyncio.Queue[contract.MediaPush] = asyncio.Queue(MAX_QUEUED_PUSHES)
         self._sender: asyncio.Task[None] | None = None
+        self.sessions = sessions or BusSessions(Bus(nc, service="media", request_timeout=2.0, max_in_flight=1))
 
     def start(self) -> None:
         self._sender = asyncio.create_task(self._send_forever(), name="media-pushes")
+        self.sessions.start()
+
+    def session_event(self, room: RoomKey, fact: SessionFact) -> None:
+        self.sessions.session_event(room, fact)
 
     def push(self, room: RoomKey, push: Push) -> None:
         message = contract.MediaPush(
@@ -122,6 +223,7 @@ class BusPushes:
         if self._sender is not None:
             self._sender.cancel()
             await asyncio.gather(self._sender, return_exceptions=True)
+        await self.sessions.stop()
         with contextlib.suppress(nats.errors.Error):
             await self._nc.flush(timeout=1)
 
@@ -139,9 +241,10 @@ class NodeHandlers:
         return RoomCreated(created=created)
 
     async def join(self, request: JoinRoom, context: RequestContext) -> RoomState:
-        return await self.node.join(
-            _key(request.room_id, context), peer_id=request.peer_id, name=request.name, user_id=context.user_id
-        )
+        key = _key(request.room_id, context)
+        arrival = Arrival(origin_host=request.origin_host, client_ip=request.client_ip)
+        self.node.room(key).expect_arrival(request.peer_id, arrival)
+        return await self.node.join(key, peer_id=request.peer_id, name=request.name, user_id=context.user_id)
 
     async def room_info(self, request: PeerCall, context: RequestContext) -> RoomState:
         return self.node.room_state(_key(request.room_id, context), peer_id=request.peer_id)
