@@ -26,6 +26,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from pymongo import AsyncMongoClient
+
 from analytics.domain import UNKNOWN_LOCATION, CompletedSession, Location, ReportFilter
 from analytics.store import (
     AnalyticsStore,
@@ -36,7 +38,6 @@ from analytics.store import (
     total_sessions_pipeline,
 )
 from webinar_devstack.servers import start_mongo
-from webinar_runtime.stores import connect_mongo
 
 TARGET_MS = 200.0
 TENANT = "bench-tenant"
@@ -122,17 +123,19 @@ def winning_index(plan: Any) -> str:
     return ""
 
 
-async def timed(action: Callable[[], Awaitable[Any]], repeat: int) -> tuple[float, Any]:
-    times, result = [], None
-    for _ in range(repeat):
+async def timed(action: Callable[[], Awaitable[Any]], repeat: int) -> tuple[float, int]:
+    """The median time of `repeat` runs in milliseconds (one run when it takes over 2 s), and the runs."""
+    times: list[float] = []
+    while len(times) < repeat and sum(times) < 2000:
         started = time.perf_counter()
-        result = await action()
+        await action()
         times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times), result
+    return statistics.median(times), len(times)
 
 
 async def run(mongo_url: str, count: int, repeat: int) -> int:
-    client = await connect_mongo(mongo_url, attempts=20, app_name="analytics-bench")
+    # No client-side time limit (the services' clients have one): a slow report is measured, not cut off.
+    client: AsyncMongoClient[Any] = AsyncMongoClient(mongo_url, tz_aware=True, appname="analytics-bench")
     try:
         await client.drop_database(DATABASE)
         store = AnalyticsStore(client[DATABASE])
@@ -142,13 +145,13 @@ async def run(mongo_url: str, count: int, repeat: int) -> int:
         for offset in range(0, len(sessions), 2000):
             await store.insert_completed_sessions(TENANT, sessions[offset : offset + 2000])
         print(f"stored {count} completed sessions of one tenant in {time.perf_counter() - started:.1f}s")
-        print(f"each report's median of {repeat} runs; ratio = time / {TARGET_MS:.0f} ms (at most 1.00 meets it)\n")
+        print(f"median of up to {repeat} runs per report; ratio = time / {TARGET_MS:.0f} ms (1.00 or less meets it)\n")
         within = total = 0
         for scenario, report in SCENARIOS.items():
             matched = await store.total_sessions(report)
             print(f"{scenario}: {matched} sessions match")
             for name, (method, pipeline) in REPORTS.items():
-                elapsed, _ = await timed(lambda m=method, r=report: getattr(store, m)(r), repeat)
+                elapsed, runs = await timed(lambda m=method, r=report: getattr(store, m)(r), repeat)
                 plan = await store.db.command(
                     {
                         "explain": {"aggregate": "sessions", "pipeline": pipeline(report), "cursor": {}},
@@ -158,7 +161,7 @@ async def run(mongo_url: str, count: int, repeat: int) -> int:
                 ratio = elapsed / TARGET_MS
                 within += ratio <= 1
                 total += 1
-                print(f"  {name:<22} {elapsed:9.1f} ms  ratio {ratio:6.2f}  index {winning_index(plan)}")
+                print(f"  {name:<22} {elapsed:9.1f} ms  ratio {ratio:6.2f}  index {winning_index(plan)}  ({runs} runs)")
         print(f"\n{within} of {total} report runs within {TARGET_MS:.0f} ms")
         await client.drop_database(DATABASE)
         return 0

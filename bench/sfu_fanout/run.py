@@ -9,9 +9,9 @@ replayed without encoding); subscriber processes (subscribers.py) join through t
 gateway and consume both without decoding. For each N it measures the media worker's CPU
 seconds per second (from /proc), the RTP packets forwarded per second (as the
 subscribers count them) and the subscribers' loss (from sequence numbers), then prints
-the largest N the worker held with loss under 1% and what one core would hold, beside
-mediasoup's and LiveKit's published figures and this project's targets. Everything binds
-127.0.0.1 and stops at the end.
+the largest N the worker held (loss under 1%, at full pace) and what one core would
+hold, beside mediasoup's and LiveKit's published figures and this project's targets.
+Everything binds 127.0.0.1 and stops at the end. See bench/README.md.
 """
 
 import argparse
@@ -20,10 +20,9 @@ import contextlib
 import json
 import math
 import os
-import shutil
 import sys
-import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -42,8 +41,10 @@ from webinar_contracts.media import (
     IceParameters,
     RtpCodecParameters,
 )
-from webinar_devstack.servers import start_mongo, start_nats, start_redis
 from webinar_devstack.suite import REPO_ROOT, Suite
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from loopback_suite import loopback_suite
 
 HERE = Path(__file__).resolve().parent
 CACHE = REPO_ROOT / "var" / "bench"
@@ -56,6 +57,8 @@ LIVEKIT_PACKETS_PER_CORE = 560_962 / 16  # the same run: 560,962 packets/s out
 TARGET_PACKETS_PER_CORE = 40_000
 TARGET_VIEWERS_PER_CORE = 250
 LOSS_LIMIT = 0.01
+PACE_LIMIT = 0.97
+JOIN_BATCH = 20
 
 VP8 = RtpCodecParameters(mime_type="video/VP8", payload_type=96, clock_rate=90000)
 OPUS = RtpCodecParameters(
@@ -258,9 +261,19 @@ def machine_busy_and_total() -> tuple[float, float]:
     return total - idle, total
 
 
+def udp_buffer_drops() -> int:
+    """Datagrams this machine's UDP sockets dropped for want of buffer space (all processes)."""
+    header, values = [
+        line.split()[1:] for line in Path("/proc/net/snmp").read_text().splitlines() if line.startswith("Udp:")
+    ]
+    counters = dict(zip(header, values, strict=True))
+    return int(counters["RcvbufErrors"]) + int(counters["SndbufErrors"])
+
+
 @dataclass
 class Snapshot:
     at: float
+    udp_drops: int
     worker_cpu: float
     subscribers_cpu: float
     machine: tuple[float, float]
@@ -272,8 +285,10 @@ class Snapshot:
 
 @dataclass
 class Step:
-    viewers: int
-    flowing: int
+    viewers: int  # the N asked for
+    joined: int  # subscribers that joined (a join the busy worker did not answer in time fails)
+    join_seconds: float  # how long growing to N took
+    flowing: int  # subscribers receiving both streams
     seconds: float
     worker_cpu: float  # CPU seconds per second
     subscribers_cpu: float
@@ -281,10 +296,29 @@ class Step:
     delivered: float  # RTP packets per second, as the subscribers counted them
     loss: float
     worst_loss: float
+    udp_drops: float  # per second, machine-wide
 
     @property
-    def held(self) -> bool:
-        return self.flowing == self.viewers and self.loss < LOSS_LIMIT
+    def per_viewer(self) -> float:
+        return self.delivered / max(1, self.flowing)
+
+    def pace(self, source_rate: float) -> float:
+        """The share of the publisher's packet rate each viewer got: below 1 the worker fell
+        behind (its input queues up unread), even while nothing is lost yet."""
+        return self.per_viewer / source_rate if source_rate else 0.0
+
+    def held(self, source_rate: float) -> bool:
+        return (
+            self.joined == self.flowing == self.viewers
+            and self.loss < LOSS_LIMIT
+            and self.pace(source_rate) >= PACE_LIMIT
+        )
+
+
+def source_rate(steps: list["Step"]) -> float:
+    """Packets per second per viewer at full pace: the best any N got (the publisher's rate,
+    unless every N was starved)."""
+    return max((step.per_viewer for step in steps), default=0.0)
 
 
 class Bench:
@@ -297,11 +331,17 @@ class Bench:
         self.processes: list[SubscriberProcess] = []
         self.room = f"fanout-{os.getpid()}"
         self.producers: list[str] = []
+        self.join_errors: list[str] = []
+
+    @property
+    def joined(self) -> int:
+        return sum(process.count for process in self.processes)
 
     async def snapshot(self) -> Snapshot:
         reports = await asyncio.gather(*(p.ask({"cmd": "report"}) for p in self.processes))
         return Snapshot(
             at=time.monotonic(),
+            udp_drops=udp_buffer_drops(),
             worker_cpu=process_cpu_seconds(self.worker_pid),
             subscribers_cpu=sum(process_cpu_seconds(p.pid) for p in self.processes),
             machine=machine_busy_and_total(),
@@ -312,33 +352,34 @@ class Bench:
         )
 
     async def grow_to(self, viewers: int) -> None:
-        """Add subscribers, spread over the processes, until there are `viewers`."""
-        missing = viewers - sum(p.count for p in self.processes)
+        """Add subscribers, spread over the processes, until `viewers` have tried to join:
+        JOIN_BATCH at a time, as viewers of a webinar arrive over a while rather than at once."""
         needed = math.ceil(viewers / self.per_process)
         while len(self.processes) < needed:
             process = SubscriberProcess(len(self.processes), self.log_dir)
             await process.start()
             self.processes.append(process)
-        shares = [0] * len(self.processes)
-        for _ in range(missing):  # fill the emptiest process first
-            emptiest = min(range(len(self.processes)), key=lambda i: self.processes[i].count + shares[i])
-            shares[emptiest] += 1
-        request = {"cmd": "add", "url": self.suite.url, "api_key": self.suite.api_key, "room": self.room}
-        asked = [(process, share) for process, share in zip(self.processes, shares, strict=True) if share]
-        answers = await asyncio.gather(
-            *(process.ask({**request, "count": share, "producers": self.producers}) for process, share in asked)
-        )
-        for (process, _), answer in zip(asked, answers, strict=True):
-            process.count += int(answer["added"])
-        failed = sum(answer["failed"] for answer in answers)
-        if failed:
-            errors = [error for answer in answers for error in answer["errors"]]
-            raise RuntimeError(f"{failed} subscribers could not join: {errors[:3]}")
+        tried = self.joined + len(self.join_errors)
+        while tried < viewers:
+            batch = min(JOIN_BATCH, viewers - tried)
+            shares = [0] * len(self.processes)
+            for _ in range(batch):  # the emptiest process first
+                emptiest = min(range(len(self.processes)), key=lambda i: self.processes[i].count + shares[i])
+                shares[emptiest] += 1
+            request = {"cmd": "add", "url": self.suite.url, "api_key": self.suite.api_key, "room": self.room}
+            asked = [(process, share) for process, share in zip(self.processes, shares, strict=True) if share]
+            answers = await asyncio.gather(
+                *(process.ask({**request, "count": share, "producers": self.producers}) for process, share in asked)
+            )
+            for (process, _), answer in zip(asked, answers, strict=True):
+                process.count += int(answer["added"])
+                self.join_errors += answer["errors"]
+            tried += batch
 
-    async def measure(self, viewers: int, settle: float) -> Step:
+    async def measure(self, viewers: int, *, settle: float, join_seconds: float) -> Step:
         # Every subscriber receives both streams (video starts at the next keyframe), then settle.
         deadline = time.monotonic() + 30
-        while (await self.snapshot()).flowing < viewers and time.monotonic() < deadline:  # noqa: ASYNC110 - polled counters
+        while (await self.snapshot()).flowing < self.joined and time.monotonic() < deadline:  # noqa: ASYNC110 - polled counters
             await asyncio.sleep(0.5)
         await asyncio.sleep(settle)
         first = await self.snapshot()
@@ -350,6 +391,8 @@ class Bench:
         expected = last.expected - first.expected
         return Step(
             viewers=viewers,
+            joined=self.joined,
+            join_seconds=join_seconds,
             flowing=last.flowing,
             seconds=seconds,
             worker_cpu=(last.worker_cpu - first.worker_cpu) / seconds,
@@ -358,6 +401,7 @@ class Bench:
             delivered=received / seconds,
             loss=max(0.0, 1 - received / expected) if expected else 1.0,
             worst_loss=last.worst_loss,
+            udp_drops=(last.udp_drops - first.udp_drops) / seconds,
         )
 
     async def stop(self) -> None:
@@ -367,42 +411,61 @@ class Bench:
 # --- the run ---
 
 
+COLUMNS: list[tuple[str, int, Callable[[Step, float], float], str]] = [
+    # header, width, the value of a step (given the source rate), its format
+    ("N", 4, lambda step, _: step.viewers, "d"),
+    ("joined", 6, lambda step, _: step.joined, "d"),
+    ("join s", 6, lambda step, _: step.join_seconds, ".1f"),
+    ("flowing", 7, lambda step, _: step.flowing, "d"),
+    ("worker CPU s/s", 14, lambda step, _: step.worker_cpu, ".3f"),
+    ("forwarded pkt/s", 15, lambda step, _: step.delivered, ",.0f"),
+    ("pkt/s/viewer", 12, lambda step, _: step.per_viewer, ".1f"),
+    ("pace %", 6, lambda step, rate: step.pace(rate) * 100, ".1f"),
+    ("loss %", 7, lambda step, _: step.loss * 100, ".2f"),
+    ("worst viewer %", 14, lambda step, _: step.worst_loss * 100, ".2f"),
+    ("UDP drops/s", 11, lambda step, _: step.udp_drops, ",.0f"),
+    ("subscribers CPU s/s", 19, lambda step, _: step.subscribers_cpu, ".3f"),
+    ("machine busy %", 14, lambda step, _: step.machine_busy * 100, ".1f"),
+]
+
+
 def print_table(steps: list[Step]) -> None:
+    rate = source_rate(steps)
     print()
-    print(
-        f"{'viewers':>7} {'flowing':>7} {'worker CPU s/s':>14} {'forwarded pkt/s':>15} {'pkt/s/viewer':>12} "
-        f"{'loss %':>7} {'worst viewer %':>14} {'subscribers CPU s/s':>19} {'machine busy %':>14}"
-    )
+    print(" ".join(f"{header:>{width}}" for header, width, _, _ in COLUMNS))
     for step in steps:
-        print(
-            f"{step.viewers:>7} {step.flowing:>7} {step.worker_cpu:>14.3f} {step.delivered:>15.0f} "
-            f"{step.delivered / step.viewers:>12.1f} {step.loss * 100:>7.2f} {step.worst_loss * 100:>14.2f} "
-            f"{step.subscribers_cpu:>19.3f} {step.machine_busy * 100:>14.1f}"
-        )
+        print(" ".join(f"{value(step, rate):>{width}{form}}" for _, width, value, form in COLUMNS))
+    print(
+        f"pace %: packets per viewer against the best any N got ({rate:.1f}/s); below {PACE_LIMIT:.0%} the worker "
+        "fell behind its input.\nworst viewer %: the largest loss one subscriber saw since it joined. UDP drops/s: "
+        "datagrams dropped by full socket buffers on this machine (the worker or a subscriber falling behind)."
+    )
 
 
 def print_summary(steps: list[Step], cores: int) -> None:
-    held = [step for step in steps if step.held]
+    rate = source_rate(steps)
+    held = [step for step in steps if step.held(rate)]
     print()
     if not held:
-        print("No N was held with loss under 1%: no figures per core.")
+        print("No N was held (all joined and receiving, loss under 1%, full pace): no figures per core.")
         return
     best = max(held, key=lambda step: step.viewers)
-    every = best is steps[-1] and all(step.held for step in steps)
+    every = best is steps[-1] and all(step.held(rate) for step in steps)
     print(
-        f"Largest N one worker held with loss under 1%: {best.viewers}"
-        f"{' (every N tried; the limit lies higher)' if every else ''}, "
-        f"{2 * best.viewers} consumers (video + audio), the worker at {best.worker_cpu:.2f} CPU s/s, "
-        f"{best.delivered:,.0f} packets/s forwarded."
+        f"Largest N one worker held (all joined and receiving, loss under 1%, full pace): {best.viewers}"
+        f"{' (every N tried was held)' if every else ''}: "
+        f"{2 * best.viewers} consumers (video + audio), {best.delivered:,.0f} packets/s forwarded, "
+        f"the worker at {best.worker_cpu:.2f} CPU s/s."
     )
     if best.worker_cpu <= 0:
         return
-    viewers_per_core = best.viewers / best.worker_cpu
-    consumers_per_core = 2 * viewers_per_core
     packets_per_core = best.delivered / best.worker_cpu
+    viewers_per_core = packets_per_core / rate
+    consumers_per_core = 2 * viewers_per_core
     print(
-        f"Per worker core (N={best.viewers} scaled by the worker's CPU share; {cores} cores shared with the "
-        "subscribers, publisher and servers):"
+        f"Per worker core: N={best.viewers} scaled to a whole core by the CPU the worker got ({cores} cores shared "
+        "with the subscribers, the publisher and the servers), at "
+        f"{rate:.0f} packets/s per viewer:"
     )
     rows = [
         ("forwarded packets/s per core", packets_per_core, TARGET_PACKETS_PER_CORE, "target 40k"),
@@ -415,7 +478,7 @@ def print_summary(steps: list[Step], cores: int) -> None:
         print(f"  {label:<29} {value:>10,.0f}   x{value / anchor:.2f} of {name}")
 
 
-async def run(args: argparse.Namespace, suite: Suite, log_dir: Path) -> None:
+async def run(args: argparse.Namespace, suite: Suite) -> None:
     media = suite.processes["media"].process
     if media is None:
         raise RuntimeError("the media worker did not start")
@@ -424,20 +487,26 @@ async def run(args: argparse.Namespace, suite: Suite, log_dir: Path) -> None:
     kbps = sum(packet.size for packet in video) * 8 / seconds / 1000
     print(f"publisher: VP8 1280x720 30 fps {kbps:,.0f} kbit/s ({len(video)} frames looped) + Opus 20 ms", flush=True)
     audio = encode_opus(250)
-    bench = Bench(suite=suite, worker_pid=media.pid, window=args.window, per_process=args.per_process, log_dir=log_dir)
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    print(f"machine: {os.cpu_count()} cores, load average {load} (whatever else runs here shares them)", flush=True)
+    bench = Bench(
+        suite=suite, worker_pid=media.pid, window=args.window, per_process=args.per_process, log_dir=suite.workdir
+    )
     publisher = Publisher(suite.url, suite.api_key)
     steps: list[Step] = []
     try:
         bench.producers = await publisher.start(bench.room, video, audio)
         for viewers in args.subscribers:
             started = time.monotonic()
+            failures = len(bench.join_errors)
             await bench.grow_to(viewers)
-            joined = time.monotonic() - started
-            step = await bench.measure(viewers, settle=args.settle)
+            step = await bench.measure(viewers, settle=args.settle, join_seconds=time.monotonic() - started)
             steps.append(step)
+            failed = bench.join_errors[failures:]
             print(
-                f"N={viewers}: joined in {joined:.1f}s; worker {step.worker_cpu:.3f} CPU s/s, "
-                f"{step.delivered:,.0f} pkt/s, loss {step.loss * 100:.2f}%",
+                f"N={viewers}: {step.joined} joined ({len(failed)} failed) in {step.join_seconds:.1f}s; "
+                f"worker {step.worker_cpu:.3f} CPU s/s, {step.delivered:,.0f} pkt/s, loss {step.loss * 100:.2f}%"
+                + (f"; first failure: {failed[0]}" if failed else ""),
                 flush=True,
             )
     finally:
@@ -464,43 +533,15 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="sfu-fanout-"))
-    servers = []
-    suite: Suite | None = None
-    failed = True
-    try:
-        servers = [
-            start_nats(workdir / "nats", log_path=workdir / "nats.log"),
-            start_redis(workdir / "redis", log_path=workdir / "redis.log"),
-            start_mongo(workdir / "mongo", log_path=workdir / "mongo.log"),
-        ]
-        nats_port, redis_port, mongo_port = (server.port for server in servers)
-        suite = Suite(
-            workdir=workdir / "suite",
-            nats_url=f"nats://127.0.0.1:{nats_port}",
-            redis_url=f"redis://127.0.0.1:{redis_port}",
-            mongo_url=f"mongodb://127.0.0.1:{mongo_port}",
-            services=["auth", "meetings", "media", "gateway"],
-            env={"MEDIA_WORKERS": "1", "LOG_LEVEL": "WARNING"},
-        )
-        print(f"starting NATS, Redis, the MongoDB-compatible server and auth, meetings, media, gateway in {workdir}")
-        suite.start()
+    # One media worker: the figures are per worker core.
+    env = {"MEDIA_WORKERS": "1", "LOG_LEVEL": "WARNING"}
+    with loopback_suite("sfu-fanout", env=env, keep_logs=args.keep_logs) as suite:
         try:
             import uvloop
         except ImportError:
-            asyncio.run(run(args, suite, workdir))
+            asyncio.run(run(args, suite))
         else:
-            uvloop.run(run(args, suite, workdir))
-        failed = False
-    finally:
-        if suite is not None:
-            suite.stop()
-        for server in reversed(servers):
-            server.stop()
-        if failed or args.keep_logs:
-            print(f"logs kept in {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+            uvloop.run(run(args, suite))
 
 
 if __name__ == "__main__":

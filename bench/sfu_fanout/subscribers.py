@@ -31,7 +31,7 @@ from media.peer_client import PeerTransport
 from webinar_contracts.media import DtlsParameters, IceCandidate, IceParameters
 
 SIGNALLING_TIMEOUT = 30.0
-CONCURRENT_JOINS = 8
+CONCURRENT_JOINS = 5
 
 
 class StreamCount:

@@ -169,6 +169,14 @@ class Placement:
             nodes[record.node_id] = record
         return nodes
 
+    async def node_alive(self, node_id: str) -> bool:
+        """Whether the node's record is in the bucket (it has beaten within the records' TTL)."""
+        try:
+            await self._nodes.get(node_id)
+        except nats.js.errors.KeyNotFoundError:  # never there, expired, or deleted when it stopped
+            return False
+        return True
+
     # --- rooms ---
 
     async def _room_entry(self, key: str) -> tuple[RoomRecord, int] | None:
@@ -189,12 +197,12 @@ class Placement:
         key = room_key(tenant_id, request.room_id)
         for _ in range(3):
             found = await self._room_entry(key)
-            live = await self.live_nodes()
-            if found is not None and found[0].node_id in live:
+            # Every join asks this, on nodes busy forwarding media: two reads, no listing.
+            if found is not None and await self.node_alive(found[0].node_id):
                 return RoomPlacement(node_id=found[0].node_id)
             if not request.create:
                 raise NotFound("room does not exist", field="room_id")
-            node = choose_node(list(live.values()))
+            node = choose_node(list((await self.live_nodes()).values()))
             record = RoomRecord(tenant_id=tenant_id, room_id=request.room_id, node_id=node.node_id)
             try:
                 if found is None:
@@ -220,7 +228,7 @@ class Placement:
                 if found is None:
                     await self._rooms.create(bucket_key, record)
                     return
-                if found[0].node_id not in await self.live_nodes():
+                if not await self.node_alive(found[0].node_id):
                     await self._rooms.update(bucket_key, record, last=found[1])
                     return
             except nats.js.errors.KeyWrongLastSequenceError:

@@ -75,7 +75,6 @@ class WorkerProcess:
         self._process: asyncio.subprocess.Process | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._stopping = False
-        self.restarts = 0
 
     @property
     def pid(self) -> int | None:
@@ -122,28 +121,28 @@ class WorkerProcess:
                 await self._spawn()
             except OSError:
                 logger.exception("could not start media worker %s", self.node_id)
-            else:
-                self.restarts += 1
 
     async def stop(self) -> None:
         """SIGTERM (the worker drains: its rooms close and its record goes), then SIGKILL
         when it has not exited in time. Idempotent."""
         self._stopping = True
-        process = self._process
-        if process is not None and process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(process.wait(), self._stop_timeout)
-            except TimeoutError:
-                logger.error("media worker %s did not drain in %.0fs; killing it", self.node_id, self._stop_timeout)
-                with contextlib.suppress(ProcessLookupError):
-                    process.kill()
-                await process.wait()
+        # The watcher first, so that it cannot start the worker again meanwhile.
         if self._watcher is not None:
             self._watcher.cancel()
             await asyncio.gather(self._watcher, return_exceptions=True)
             self._watcher = None
+        process = self._process
+        if process is None or process.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), self._stop_timeout)
+        except TimeoutError:
+            logger.error("media worker %s did not drain in %.0fs; killing it", self.node_id, self._stop_timeout)
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
 
 
 class Supervisor:
@@ -159,11 +158,17 @@ class Supervisor:
 
     async def registered(self) -> set[str]:
         """The ids of this node's workers whose record is in the nodes bucket now."""
-        try:
-            keys = set(await self._nodes.keys())
-        except nats.js.errors.NoKeysError:
-            return set()
-        return keys & {worker.node_id for worker in self.workers}
+        found = await asyncio.gather(
+            *(self._nodes.get(worker.node_id) for worker in self.workers), return_exceptions=True
+        )
+        for entry in found:
+            if isinstance(entry, BaseException) and not isinstance(entry, nats.js.errors.KeyNotFoundError):
+                raise entry
+        return {
+            worker.node_id
+            for worker, entry in zip(self.workers, found, strict=True)
+            if not isinstance(entry, BaseException)
+        }
 
     async def ready(self) -> bool:
         """Every worker runs and has recorded itself (rooms can be placed on it)."""
