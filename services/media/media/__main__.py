@@ -9,7 +9,7 @@ from media.config import MediaConfig
 from media.node import MediaNode
 from media.placement import Placement
 from media.router import Worker
-from media.signalling import BusPushes, MeetingsRooms, NodeHandlers, serve_node
+from media.signalling import BusPushes, BusSessions, MeetingsRooms, NodeHandlers, serve_node
 from media.workers import supervise
 from webinar_contracts import media as contract
 from webinar_runtime.service import Service, run_service
@@ -27,7 +27,8 @@ async def wire(service: Service, config: MediaConfig) -> None:
 async def wire_worker(service: Service, config: MediaConfig) -> None:
     """One worker: its rooms, their transports on its port range, its record in the buckets."""
     bus = service.bus
-    pushes = BusPushes(bus.nc)
+    # Session facts go to JetStream on the service's own bus (its trace ids, its drain).
+    pushes = BusPushes(bus.nc, sessions=BusSessions(bus))
     node: MediaNode | None = None
 
     def record() -> contract.NodeRecord:
