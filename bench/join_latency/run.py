@@ -25,22 +25,9 @@ from webinar_devstack.suite import REPO_ROOT, Suite
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from loopback_suite import loopback_suite
 
-CHROMIUM = Path("/usr/bin/chromium")
+from webinar_devstack.chromium import CHROMIUM, CHROMIUM_ARGS
+
 DEMO_BUNDLE = REPO_ROOT / "services/gateway/gateway/static/demo/demo.js"
-# As tests/e2e/browser.py starts it: headless, fake devices granted without a prompt.
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--autoplay-policy=no-user-gesture-required",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
 
 TARGET_CONSUME_P50_MS = 250.0
 SPIKE_CONSUME_P50_MS = 190.0

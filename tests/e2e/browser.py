@@ -17,22 +17,8 @@ import pytest
 from playwright.async_api import BrowserContext, ConsoleMessage, Error, Page
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
 DEMO_BUNDLE = REPO_ROOT / "services/gateway/gateway/static/demo/demo.js"
 ARTIFACTS = REPO_ROOT / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--autoplay-policy=no-user-gesture-required",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
 
 # Every browser test runs on the session's loop, the one the browser was started on.
 on_session_loop = pytest.mark.asyncio(loop_scope="session")

@@ -8,7 +8,8 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, async_playwright
 
-from e2e.browser import CHROMIUM, CHROMIUM_ARGS, DEMO_BUNDLE, REPO_ROOT, BrowserPages
+from e2e.browser import DEMO_BUNDLE, REPO_ROOT, BrowserPages
+from webinar_devstack.chromium import CHROMIUM, CHROMIUM_ARGS
 from webinar_devstack.suite import Suite
 
 CALL_REPORT = pytest.StashKey[pytest.TestReport]()
