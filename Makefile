@@ -33,7 +33,7 @@ $(WEBCLIENT)/node_modules/.package-lock.json: $(WEBCLIENT)/package.json $(WEBCLI
 	@echo "installing the web client's npm packages ..."
 	@cd $(WEBCLIENT) && npm ci --no-audit --no-fund --loglevel=error
 
-$(DEMO_BUNDLE): $(WEBCLIENT)/node_modules/.package-lock.json $(WEBCLIENT)/build.mjs $(WEBCLIENT)/demo.html $(wildcard $(WEBCLIENT)/src/*.js)
+$(DEMO_BUNDLE): $(WEBCLIENT)/node_modules/.package-lock.json $(WEBCLIENT)/build.mjs $(wildcard $(WEBCLIENT)/*.html) $(wildcard $(WEBCLIENT)/src/*.js)
 	@cd $(WEBCLIENT) && node build.mjs
 
 # analytics' geolocation database (DB-IP City Lite, CC BY 4.0): npm ci from its lock file,

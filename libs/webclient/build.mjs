@@ -1,5 +1,6 @@
-// Builds the demo into one folder the gateway serves: demo.html and demo.js, the
-// latter bundling src/ with mediasoup-client and socket.io-client as npm ships them.
+// Builds the demo into one folder the gateway serves: demo.html and demo.js (src/ with
+// mediasoup-client and socket.io-client as npm ships them), and the analytics dashboard,
+// dashboard.html and dashboard.js (src/dashboard.js with Chart.js).
 //   node build.mjs [outdir]   (default: services/gateway/gateway/static/demo)
 
 import { copyFile, mkdir, rm } from 'node:fs/promises';
@@ -13,8 +14,8 @@ const outdir = resolve(process.argv[2] ?? join(here, '../../services/gateway/gat
 await rm(outdir, { recursive: true, force: true });
 await mkdir(outdir, { recursive: true });
 await build({
-  entryPoints: [join(here, 'src/demo.js')],
-  outfile: join(outdir, 'demo.js'),
+  entryPoints: [join(here, 'src/demo.js'), join(here, 'src/dashboard.js')],
+  outdir,
   bundle: true,
   format: 'esm',
   platform: 'browser',
@@ -23,5 +24,7 @@ await build({
   charset: 'utf8',
   logLevel: 'warning',
 });
-await copyFile(join(here, 'demo.html'), join(outdir, 'demo.html'));
+for (const page of ['demo.html', 'dashboard.html']) {
+  await copyFile(join(here, page), join(outdir, page));
+}
 console.log(`webclient: built ${outdir}`);

@@ -11,6 +11,7 @@ from gateway.routes.system import OPENAPI_DOCUMENT, REQUIRED_SERVICES
 from gateway.sfu_socket import register_sfu_socket
 from gateway.socket_fanout import NatsClientManager
 from gateway.sockets import create_socket_server
+from gateway.whiteboard_socket import mount_whiteboard_socket
 from webinar_runtime.bus import Bus
 
 
@@ -30,4 +31,5 @@ def build_app(bus: Bus, config: GatewayConfig, routes: list[Route] = ROUTES) -> 
     )
     sockets.attach(app, socketio_path="socket.io")
     register_sfu_socket(app, sockets, bus)
+    mount_whiteboard_socket(app, bus, keys, tokens, cors_origins=list(config.cors_origins) or [])
     return app

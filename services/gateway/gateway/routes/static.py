@@ -1,6 +1,7 @@
-"""The demo page (publish in one tab, watch in another), built from libs/webclient
-by `make webclient` into gateway/static/demo/ and served without a key: the page
-asks for the key itself and sends it in the Socket.IO `auth` payload."""
+"""The demo page (publish in one tab, watch in another) and the analytics dashboard
+(/demo/dashboard.html), built from libs/webclient by `make webclient` into
+gateway/static/demo/ and served without a key: each page asks for the key itself and
+sends it in the Socket.IO `auth` payload or the `x-api-key` header."""
 
 import re
 from pathlib import Path

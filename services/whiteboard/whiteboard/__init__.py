@@ -1,0 +1,1 @@
+"""The whiteboard service: one board per room, kept in its own MongoDB database."""
