@@ -11,7 +11,7 @@ WEBCLIENT := libs/webclient
 DEMO_BUNDLE := services/gateway/gateway/static/demo/demo.js
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install run test lint typecheck pytest openapi clean webclient browser
+.PHONY: install run test lint typecheck pytest openapi clean webclient browser jstest
 
 install: $(STAMP) webclient geoip
 
@@ -56,7 +56,11 @@ browser:
 run: install
 	@$(BIN)/python -m webinar_devstack run
 
-test: install lint typecheck pytest
+test: install lint typecheck jstest pytest
+
+# the web client's unit tests (node's test runner; no browser, no network)
+jstest: $(WEBCLIENT)/node_modules/.package-lock.json
+	cd $(WEBCLIENT) && node --test test/
 
 lint: install
 	$(BIN)/ruff check libs services tests $(wildcard bench)

@@ -1,6 +1,7 @@
 // Builds the demo into one folder the gateway serves: demo.html and demo.js (src/ with
 // mediasoup-client and socket.io-client as npm ships them), and the analytics dashboard,
-// dashboard.html and dashboard.js (src/dashboard.js with Chart.js).
+// dashboard.html and dashboard.js (src/dashboard.js with Chart.js), and webinar.js, the SDK
+// (src/webinar.js) as an ES module a page imports.
 //   node build.mjs [outdir]   (default: services/gateway/gateway/static/demo)
 
 import { copyFile, mkdir, rm } from 'node:fs/promises';
@@ -14,7 +15,7 @@ const outdir = resolve(process.argv[2] ?? join(here, '../../services/gateway/gat
 await rm(outdir, { recursive: true, force: true });
 await mkdir(outdir, { recursive: true });
 await build({
-  entryPoints: [join(here, 'src/demo.js'), join(here, 'src/dashboard.js')],
+  entryPoints: [join(here, 'src/demo.js'), join(here, 'src/dashboard.js'), join(here, 'src/webinar.js')],
   outdir,
   bundle: true,
   format: 'esm',
