@@ -12,8 +12,10 @@ closes its stores, in that order.
 
 import asyncio
 import logging
+import os
 import signal
 import sys
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -203,7 +205,31 @@ async def run_until_stopped(service: Service, wire: Callable[[Service], Awaitabl
         service.mark_ready()
         await service.wait_for_stop()
     finally:
-        await service.shutdown()
+        watchdog = _exit_if_shutdown_hangs(service.name, service.config.shutdown_grace + SHUTDOWN_MARGIN)
+        try:
+            await service.shutdown()
+        finally:
+            watchdog.cancel()
+
+
+SHUTDOWN_MARGIN = 10.0
+HUNG_SHUTDOWN_EXIT_CODE = 70
+
+
+def _exit_if_shutdown_hangs(name: str, seconds: float) -> threading.Timer:
+    """A shutdown step with no timeout of its own (a dependency gone mid-drain) must not
+    leave the process running for ever: a thread, which a stuck event loop cannot stop,
+    ends it after `seconds`."""
+
+    def give_up() -> None:
+        log.error("%s did not finish shutting down within %.0fs; exiting", name, seconds)
+        logging.shutdown()
+        os._exit(HUNG_SHUTDOWN_EXIT_CODE)
+
+    timer = threading.Timer(seconds, give_up)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def run_service(name: str, config_type: type[C], wire: Callable[[Service, C], Awaitable[None]]) -> None:
