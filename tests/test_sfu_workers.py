@@ -22,6 +22,8 @@ from sfuclient import SfuClient
 from webinar_contracts import Empty
 from webinar_contracts.media import NODE_STATS, NODES_BUCKET, NodeRecord, NodeStats
 from webinar_devstack.processes import ServiceProcess
+from webinar_devstack.servers import start_nats
+from webinar_devstack.suite import Suite
 from webinar_runtime.bus import Bus
 
 pytestmark = pytest.mark.slow
@@ -63,6 +65,26 @@ def running(pid: int) -> bool:
     return Path(f"/proc/{pid}").exists()
 
 
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory, redis_url, mongo_url) -> Iterator[Suite]:
+    """A suite of this module's own, on a NATS of its own, with no media node but the
+    multi-worker one each test starts: starting, killing and stopping workers here can
+    never move the rooms of other tests, and theirs never land on these workers."""
+    workdir = tmp_path_factory.mktemp("workers-suite")
+    nats_server = start_nats(workdir / "nats")
+    running = Suite(
+        workdir=workdir,
+        nats_url=f"nats://127.0.0.1:{nats_server.port}",
+        redis_url=redis_url,
+        mongo_url=mongo_url,
+        services=["auth", "meetings", "gateway"],
+        env={"AUTH_DATABASE": "auth_workers", "MEETINGS_DATABASE": "meetings_workers", "MEDIA_WORKERS": "1"},
+    ).start()
+    yield running
+    running.stop()
+    nats_server.stop()
+
+
 @pytest.fixture
 def multi_worker_node(suite, tmp_path) -> Iterator[MultiWorkerNode]:
     node_id = f"multi-{secrets.token_hex(3)}"
@@ -93,7 +115,11 @@ async def node_records(nats_url: str) -> dict[str, NodeRecord]:
     try:
         bucket = await nc.jetstream().key_value(NODES_BUCKET)
         records = {}
-        for key in await bucket.keys():
+        try:
+            keys = await bucket.keys()
+        except nats.js.errors.NoKeysError:  # every node has gone
+            return records
+        for key in keys:
             with contextlib.suppress(nats.js.errors.KeyNotFoundError):
                 records[key] = msgspec.json.decode((await bucket.get(key)).value or b"", type=NodeRecord)
         return records

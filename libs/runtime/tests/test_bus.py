@@ -149,8 +149,9 @@ async def test_stopping_finishes_in_flight_requests_and_takes_no_new_ones(nats_u
         return Greeting(text="finished")
 
     await server.serve(greet, handler)
-    in_flight = asyncio.create_task(client.request(greet, Greet(name="x"), timeout=5))
-    await asyncio.wait_for(entered.wait(), 5)
+    # Generous bounds: the session's NATS may be busy with other tests' JetStream writes.
+    in_flight = asyncio.create_task(client.request(greet, Greet(name="x"), timeout=20))
+    await asyncio.wait_for(entered.wait(), 20)
     assert server.in_flight == 1
     await server.stop_taking_work()
     with pytest.raises(Unavailable):

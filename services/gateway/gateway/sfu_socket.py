@@ -297,17 +297,23 @@ class SfuSocket:
             except NotFound:
                 raise NotFound("room does not exist", field="room_id") from None
             session = await self.server.get_session(sid)
-            state = await self.bus.request(
-                contract.NODE_JOIN.at(placement.node_id),
-                contract.JoinRoom(
-                    room_id=request.room_id,
-                    peer_id=sid,
-                    name=request.name,
-                    origin_host=session.get("origin_host") or "",
-                    client_ip=session.get("client_ip"),
-                ),
-                context=context,
+            join = contract.JoinRoom(
+                room_id=request.room_id,
+                peer_id=sid,
+                name=request.name,
+                origin_host=session.get("origin_host") or "",
+                client_ip=session.get("client_ip"),
             )
+            try:
+                state = await self.bus.request(contract.NODE_JOIN.at(placement.node_id), join, context=context)
+            except Unavailable:
+                # The room's node went between placing and joining (its peers went with it):
+                # open the room again where placement now puts it, and join there.
+                await self._place_and_create(request.room_id, sid, context)
+                placement = await self.bus.request(
+                    contract.PLACE_ROOM, contract.PlaceRoom(room_id=request.room_id), context=context
+                )
+                state = await self.bus.request(contract.NODE_JOIN.at(placement.node_id), join, context=context)
             membership = Membership(str(context.tenant_id), request.room_id, placement.node_id)
             self._members[sid] = membership
             await self.server.enter_room(sid, membership.socket_room)
