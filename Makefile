@@ -24,7 +24,7 @@ $(STAMP):
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-# The demo page's bundle (git-ignored output): npm ci from the lock file, then esbuild.
+# The browser pages (git-ignored output under gateway/static/): npm ci from the lock file, then esbuild.
 webclient: $(DEMO_BUNDLE)
 
 $(WEBCLIENT)/node_modules/.package-lock.json: $(WEBCLIENT)/package.json $(WEBCLIENT)/package-lock.json
@@ -33,7 +33,8 @@ $(WEBCLIENT)/node_modules/.package-lock.json: $(WEBCLIENT)/package.json $(WEBCLI
 	@echo "installing the web client's npm packages ..."
 	@cd $(WEBCLIENT) && npm ci --no-audit --no-fund --loglevel=error
 
-$(DEMO_BUNDLE): $(WEBCLIENT)/node_modules/.package-lock.json $(WEBCLIENT)/build.mjs $(wildcard $(WEBCLIENT)/*.html) $(wildcard $(WEBCLIENT)/src/*.js)
+$(DEMO_BUNDLE): $(WEBCLIENT)/node_modules/.package-lock.json $(WEBCLIENT)/build.mjs $(wildcard $(WEBCLIENT)/*.html) \
+		$(wildcard $(WEBCLIENT)/src/*.js $(WEBCLIENT)/src/app/*.js $(WEBCLIENT)/app/*)
 	@cd $(WEBCLIENT) && node build.mjs
 
 # analytics' geolocation database (DB-IP City Lite, CC BY 4.0): npm ci from its lock file,
@@ -58,9 +59,10 @@ run: install
 
 test: install lint typecheck jstest pytest
 
-# the web client's unit tests (node's test runner; no browser, no network)
+# the web client's type check (tsc over the SDK's JSDoc) and unit tests (node's test runner;
+# no browser, no network)
 jstest: $(WEBCLIENT)/node_modules/.package-lock.json
-	cd $(WEBCLIENT) && node --test test/
+	cd $(WEBCLIENT) && node_modules/.bin/tsc -p . && node --test test/
 
 lint: install
 	$(BIN)/ruff check libs services tests $(wildcard bench)
@@ -76,4 +78,4 @@ openapi: install
 	$(BIN)/python -m gateway openapi
 
 clean:
-	rm -rf $(VENV) var $(WEBCLIENT)/node_modules $(dir $(DEMO_BUNDLE)) $(GEOIP)/node_modules
+	rm -rf $(VENV) var $(WEBCLIENT)/node_modules services/gateway/gateway/static $(GEOIP)/node_modules

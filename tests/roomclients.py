@@ -29,6 +29,7 @@ ROOM_EVENTS = (
     "screen:stopped",
     "videoPaused",
     "videoResumed",
+    "room:ended",
 )
 _ssrcs = itertools.count(10_000)
 
@@ -144,3 +145,12 @@ async def rest_room(suite: Any, http: aiohttp.ClientSession, room_type: str) -> 
     )
     assert status == 201, answer
     return str(answer["data"]["id"])
+
+
+async def viewer_ticket(suite: Any, http: aiohttp.ClientSession, room_id: str, token: str) -> str:
+    """A viewer link's room ticket for the room (POST /room/:roomId/viewer-link, as the user of `token`)."""
+    status, answer, _ = await call(
+        http, "POST", f"{suite.url}/room/{room_id}/viewer-link", key=suite.api_key, token=token
+    )
+    assert status == 201, answer
+    return str(answer["data"]["ticket"])

@@ -31,9 +31,19 @@ PUSHED_EVENTS = ("newProducers", "consumerClosed", "peerJoined", "peerLeft")
 class SfuClient:
     """One socket and its WebRTC transports; `pushes[event]` is a queue of what the server sent."""
 
-    def __init__(self, url: str, *, api_key: str, token: str | None = None, timeout: float = 10) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        api_key: str | None,
+        token: str | None = None,
+        ticket: str | None = None,
+        timeout: float = 10,
+    ) -> None:
+        """`api_key` (with a user's `token`), or a viewer link's `ticket` (api_key None)."""
         self.url = url
-        self.auth = {"apiKey": api_key, **({"token": token} if token else {})}
+        credentials = {"apiKey": api_key, "token": token, "ticket": ticket}
+        self.auth = {name: value for name, value in credentials.items() if value}
         self.timeout = timeout
         self.socket = socketio.AsyncClient(reconnection=False)
         self.pushes: dict[str, asyncio.Queue[Any]] = defaultdict(asyncio.Queue)

@@ -42,7 +42,7 @@ async def test_a_viewer_asks_the_host_approves_and_the_viewer_then_produces(clie
     produced = await produce(viewer, transport, "video", "camera", mid="0")
     assert "producer_id" in produced
     assert await host.pushed("newProducers") == [
-        {"producer_id": produced["producer_id"], "producer_socket_id": viewer.sid}
+        {"producer_id": produced["producer_id"], "producer_socket_id": viewer.sid, "appData": {"type": "camera"}}
     ]
     info = await host.request("getMyRoomInfo")
     assert peers_of(info) == {host.sid: ("Avery", "host"), viewer.sid: ("Blake", "co-host")}

@@ -100,8 +100,10 @@ async def test_the_host_removes_a_participant_whose_transports_close_and_who_can
     assert peers_of(await host.request("getMyRoomInfo")).keys() == {host.sid, viewer.sid}
 
     # The removed socket is out: it neither acts in the room nor joins it again.
-    assert await guest.request("getMyRoomInfo") == {"error": "not currently in a room"}
-    assert await guest.request("sendMessage", {"message": "let me back"}) == {"error": "not currently in a room"}
+    out = {"error": "not currently in a room: join one first"}
+    assert await guest.request("getMyRoomInfo") == out
+    assert await guest.request("sendMessage", {"message": "let me back"}) == out
+    assert await guest.request("exitRoom") == {"error": "not currently in a room"}
     refused = {"error": "you were removed from this room by its host"}
     assert await guest.request("join", {"room_id": room_id, "name": "Gray"}) == refused
     # Nor does the same user on a new socket (the same token); another room is open to them.

@@ -68,26 +68,29 @@ async def test_host_publishes_and_a_viewer_receives_and_decodes_audio_and_video(
     assert (await host.pushed("peerJoined"))["peer_id"] == viewer.sid
     await viewer.socket.emit("getProducers")
     assert await viewer.pushed("newProducers") == [
-        {"producer_id": video["producer_id"], "producer_socket_id": host.sid}
+        {"producer_id": video["producer_id"], "producer_socket_id": host.sid, "appData": {"type": "camera"}}
     ]
 
     # A producer made after the viewer joined is announced to it.
     microphone = EncodedTrack("audio", opus_packets, interval=0.02)
     audio = await host.produce(send_id, send, microphone, mid="1", app_type="mic")
     assert await viewer.pushed("newProducers") == [
-        {"producer_id": audio["producer_id"], "producer_socket_id": host.sid}
+        {"producer_id": audio["producer_id"], "producer_socket_id": host.sid, "appData": {"type": "mic"}}
     ]
 
     await viewer.transport()  # mediasoup-client makes a send transport, viewers too
     recv_id, recv = await viewer.transport()
     video_consumer, video_receiver = await viewer.consume(recv_id, recv, video["producer_id"])
     audio_consumer, audio_receiver = await viewer.consume(recv_id, recv, audio["producer_id"])
-    assert {k: video_consumer[k] for k in ("producerId", "kind", "type", "producerPaused")} == {
+    assert {k: video_consumer[k] for k in ("producerId", "kind", "type", "producerPaused", "appData", "peerId")} == {
         "producerId": video["producer_id"],
         "kind": "video",
         "type": "simple",
         "producerPaused": False,
+        "appData": {"type": "camera"},
+        "peerId": host.sid,
     }
+    assert (audio_consumer["appData"], audio_consumer["peerId"]) == ({"type": "mic"}, host.sid)
     assert video_consumer["rtpParameters"]["codecs"][0]["payloadType"] in {
         c["preferredPayloadType"] for c in capabilities["codecs"] if c["mimeType"] == "video/VP8"
     }
@@ -131,7 +134,7 @@ async def test_sockets_of_other_rooms_and_other_tenants_hear_nothing_of_a_room(s
         send_id, send, EncodedTrack("video", vp8_packets, interval=0.05), mid="0", app_type="camera"
     )
     assert await viewer.pushed("newProducers") == [
-        {"producer_id": produced["producer_id"], "producer_socket_id": host.sid}
+        {"producer_id": produced["producer_id"], "producer_socket_id": host.sid, "appData": {"type": "camera"}}
     ]
     assert bystander.pushes["newProducers"].empty()
     assert other_tenant.pushes["newProducers"].empty()

@@ -1,8 +1,9 @@
-// Builds the demo into one folder the gateway serves: demo.html and demo.js (src/ with
-// mediasoup-client and socket.io-client as npm ships them), and the analytics dashboard,
-// dashboard.html and dashboard.js (src/dashboard.js with Chart.js), and webinar.js, the SDK
-// (src/webinar.js) as an ES module a page imports.
-//   node build.mjs [outdir]   (default: services/gateway/gateway/static/demo)
+// Builds what the gateway serves from libs/webclient into one folder per page set:
+//   demo/  demo.html + demo.js (the SFU demo), dashboard.html + dashboard.js (analytics,
+//          with Chart.js), webinar.js (the SDK as an ES module) and webinar.global.js
+//          (the SDK for a plain <script> tag: window.WebinarSDK)
+//   app/   the web app: index.html (landing), host.html, watch.html, their scripts, app.css
+//   node build.mjs [outroot]   (default: services/gateway/gateway/static)
 
 import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -10,22 +11,49 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const outdir = resolve(process.argv[2] ?? join(here, '../../services/gateway/gateway/static/demo'));
-
-await rm(outdir, { recursive: true, force: true });
-await mkdir(outdir, { recursive: true });
-await build({
-  entryPoints: [join(here, 'src/demo.js'), join(here, 'src/dashboard.js'), join(here, 'src/webinar.js')],
-  outdir,
+const outroot = resolve(process.argv[2] ?? join(here, '../../services/gateway/gateway/static'));
+const common = {
   bundle: true,
-  format: 'esm',
   platform: 'browser',
   target: ['chrome111', 'firefox115', 'safari16'],
   legalComments: 'eof',
   charset: 'utf8',
   logLevel: 'warning',
-});
-for (const page of ['demo.html', 'dashboard.html']) {
-  await copyFile(join(here, page), join(outdir, page));
+};
+
+async function fresh(folder) {
+  const path = join(outroot, folder);
+  await rm(path, { recursive: true, force: true });
+  await mkdir(path, { recursive: true });
+  return path;
 }
-console.log(`webclient: built ${outdir}`);
+
+const demo = await fresh('demo');
+await build({
+  ...common,
+  entryPoints: [join(here, 'src/demo.js'), join(here, 'src/dashboard.js'), join(here, 'src/webinar.js')],
+  outdir: demo,
+  format: 'esm',
+});
+await build({
+  ...common,
+  entryPoints: [join(here, 'src/webinar.js')],
+  outfile: join(demo, 'webinar.global.js'),
+  format: 'iife',
+  globalName: 'WebinarSDK',
+});
+for (const page of ['demo.html', 'dashboard.html']) await copyFile(join(here, page), join(demo, page));
+
+const app = await fresh('app');
+await build({
+  ...common,
+  entryPoints: ['landing', 'host', 'watch'].map((name) => join(here, `src/app/${name}.js`)),
+  outdir: app,
+  format: 'esm',
+  splitting: true,
+  chunkNames: 'shared-[hash]',
+});
+for (const file of ['index.html', 'host.html', 'watch.html', 'app.css']) {
+  await copyFile(join(here, 'app', file), join(app, file));
+}
+console.log(`webclient: built ${demo} and ${app}`);

@@ -27,7 +27,7 @@ async def test_gateway_serves_the_demo_page_and_its_bundle_without_a_key(demo_ur
     assert b"mediasoup-client" in body
 
 
-@pytest.mark.parametrize("name", ["missing.js", ".hidden", "..", "demo.js.map"])
+@pytest.mark.parametrize("name", ["missing.js", ".hidden", "demo.js.map", "..%2Fapp%2Findex.html"])
 async def test_unknown_or_hidden_demo_file_is_404_with_a_json_error(demo_url: str, name: str) -> None:
     status, content_type, body = await get(demo_url + name)
     assert (status, content_type) == (404, "application/json")

@@ -103,3 +103,25 @@ async def test_viewer_receives_the_hosts_camera_and_microphone_through_the_sdk(
     assert [peer["name"] for peer in left] == ["Host"]
     for page in (host, viewer):
         assert await page.evaluate(HEARD, "error") == []
+
+
+async def test_the_sdk_loads_from_a_plain_script_tag(browser_pages: BrowserPages, demo_url: str, suite: Suite) -> None:
+    page = await browser_pages.open("page", demo_url)
+    await page.add_script_tag(url="/demo/webinar.global.js")
+    exported = await page.evaluate(
+        """async (apiKey) => {
+            const { Webinar, RestClient, ENDPOINTS } = window.WebinarSDK;
+            const webinar = new Webinar({ apiKey });
+            const me = await webinar.rest.me().catch((error) => error.status);
+            return {
+                webinar: webinar instanceof EventTarget,
+                rest: webinar.rest instanceof RestClient,
+                endpoints: Object.keys(ENDPOINTS).length,
+                me,
+            };
+        }""",
+        suite.api_key,
+    )
+    # /auth/me without a token: the SDK's REST helper reached the gateway, which refused it.
+    assert exported == {"webinar": True, "rest": True, "endpoints": exported["endpoints"], "me": 401}
+    assert exported["endpoints"] > 10

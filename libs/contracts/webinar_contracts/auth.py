@@ -1,12 +1,15 @@
-"""The auth service's subjects and messages: tenants, API keys, users, login.
+"""The auth service's subjects and messages: tenants, API keys, users, login, room tickets.
 
 Field names keep the seed's camelCase on the wire (`fName`, `userName`, `_id`);
 Python attributes are snake_case.
 """
 
+from datetime import datetime
+
 import msgspec
 
 from webinar_contracts.bus import Empty, Endpoint, EventType
+from webinar_contracts.errors import InvalidInput
 from webinar_contracts.plans import Plan
 
 
@@ -83,10 +86,47 @@ class UserRegistered(msgspec.Struct, kw_only=True):
     email_domain: str
 
 
+# -- room tickets: what a viewer link carries instead of the tenant's API key ------------
+#
+# A room ticket is a JWT signed with the access tokens' key (the gateway verifies both
+# with the keys SIGNING_KEYS publishes). Its `aud` is ROOM_TICKET_AUDIENCE, which access
+# tokens lack, so neither passes for the other. Claims: `sub` (a guest id), `tid`, `plan`,
+# `room`, `iat`, `exp`, `iss`, `aud`.
+
+ROOM_TICKET_AUDIENCE = "room-ticket"
+ROOM_TICKET_DEFAULT_SECONDS = 86_400
+ROOM_TICKET_MIN_SECONDS = 60
+ROOM_TICKET_MAX_SECONDS = 7 * 86_400
+
+
+def check_ticket_lifetime(seconds: int) -> int:
+    """`seconds` when a room ticket may live that long; InvalidInput naming `expiresInSeconds` otherwise."""
+    if not ROOM_TICKET_MIN_SECONDS <= seconds <= ROOM_TICKET_MAX_SECONDS:
+        raise InvalidInput(
+            f"expiresInSeconds must be from {ROOM_TICKET_MIN_SECONDS} to {ROOM_TICKET_MAX_SECONDS} seconds",
+            field="expiresInSeconds",
+        )
+    return seconds
+
+
+class IssueRoomTicket(msgspec.Struct, kw_only=True):
+    """A ticket to one room of the context's tenant, for `expires_in` seconds."""
+
+    room_id: str
+    expires_in: int = ROOM_TICKET_DEFAULT_SECONDS
+
+
+class RoomTicket(msgspec.Struct, kw_only=True):
+    ticket: str
+    guest_id: str
+    expires_at: datetime
+
+
 REGISTER = Endpoint("auth.users.register", RegisterUser, RegisteredUser)
 LOGIN = Endpoint("auth.users.login", Login, AccessGranted)
 GET_USER = Endpoint("auth.users.get", GetUser, PublicUser)
 RESOLVE_API_KEY = Endpoint("auth.keys.resolve", ResolveApiKey, TenantAccess)
 SIGNING_KEYS = Endpoint("auth.tokens.signing-keys", Empty, SigningKeys)
+ISSUE_ROOM_TICKET = Endpoint("auth.tickets.issue", IssueRoomTicket, RoomTicket)
 
 USER_REGISTERED = EventType("events.auth.user.registered", UserRegistered)

@@ -225,6 +225,8 @@ class PeerCall(msgspec.Struct, kw_only=True):
 class CreateRoom(msgspec.Struct, kw_only=True):
     room_id: str
     peer_id: str
+    # A viewer link's guest (a socket holding a room ticket): opening the room does not make it the host.
+    guest: bool = False
 
 
 class RoomCreated(msgspec.Struct, kw_only=True):
@@ -241,6 +243,8 @@ class JoinRoom(msgspec.Struct, kw_only=True):
     # hop behind a trusted proxy).
     origin_host: str = ""
     client_ip: str | None = None
+    # A viewer link's guest: a viewer in every type of room until approved as a co-host.
+    guest: bool = False
 
 
 class PeerInfo(msgspec.Struct, kw_only=True):
@@ -271,10 +275,12 @@ class RoomState(msgspec.Struct, kw_only=True):
 
 
 class ProducerInfo(msgspec.Struct, kw_only=True):
-    """One item of `newProducers`."""
+    """One item of `newProducers`: the producer, its peer's socket, and the `appData` it
+    was produced with (`{"type": "camera" | "mic" | "screen"}` from the seed's clients)."""
 
     producer_id: str
     producer_socket_id: str
+    app_data: dict[str, Any] = msgspec.field(name="appData", default_factory=dict)
 
 
 class ProducerList(msgspec.Struct, kw_only=True):
@@ -325,7 +331,8 @@ class Consume(msgspec.Struct, kw_only=True):
 
 
 class Consumed(msgspec.Struct, kw_only=True, rename="camel"):
-    """The `consume` acknowledgement (`producerId, id, kind, rtpParameters, type, producerPaused`)."""
+    """The `consume` acknowledgement (`producerId, id, kind, rtpParameters, type, producerPaused`),
+    with the producer's `appData` and its peer's socket id (`peerId`)."""
 
     producer_id: str
     id: str
@@ -333,6 +340,8 @@ class Consumed(msgspec.Struct, kw_only=True, rename="camel"):
     rtp_parameters: RtpParameters
     type: ConsumerType
     producer_paused: bool
+    app_data: dict[str, Any] = msgspec.field(default_factory=dict)
+    peer_id: str = ""
 
 
 class ResumeConsumer(msgspec.Struct, kw_only=True):
@@ -406,6 +415,7 @@ class MediaPush(msgspec.Struct, kw_only=True, omit_defaults=True):
     to_peer: str | None = None
     skip_peer: str | None = None
     leave_peer: str | None = None  # this peer was dropped from the room: its socket leaves it
+    room_closed: bool = False  # the room closed with this event: every socket leaves it once told
 
 
 PLACE_ROOM = Endpoint("media.rooms.place", PlaceRoom, RoomPlacement)
@@ -433,6 +443,7 @@ NODE_REMOVE_PEER = NodeEndpoint("remove-peer", PeerAction, Empty)
 NODE_PAUSE_VIDEO = NodeEndpoint("pause-video", PauseVideo, ProducersChanged)
 NODE_SCREEN_SHARE = NodeEndpoint("screen-share", PeerCall, ScreenShare)
 NODE_STOP_SCREEN = NodeEndpoint("stop-screen", PeerCall, ScreenShare)
+NODE_END_ROOM = NodeEndpoint("end-room", PeerCall, Empty)
 
 # Pushed to sockets (event names of the seed's socket, and the events this suite adds in
 # the seed's style; payloads in docs/realtime-events.md).
@@ -449,6 +460,10 @@ SCREEN_SHARED = "screen:shared"
 SCREEN_STOPPED = "screen:stopped"
 VIDEO_PAUSED = "videoPaused"
 VIDEO_RESUMED = "videoResumed"
+ROOM_ENDED = "room:ended"  # the host ended the webinar; then everyone is out
+
+# The refusal of every way into a room whose webinar the host ended.
+WEBINAR_ENDED = "this webinar has ended"
 
 
 def room_key(tenant_id: str, room_id: str) -> str:

@@ -36,15 +36,29 @@ class GetRoom(msgspec.Struct, kw_only=True):
 
 class RoomDetails(msgspec.Struct, kw_only=True):
     """What another service may know of a room (the media node asks, to know who may
-    produce): its type, and the hosts of the meetings held in it."""
+    produce): its type, the hosts of the meetings held in it, and when its host ended it
+    (an ended room is never opened again)."""
 
     id: str
     name: str
     type: str
     host_ids: list[str] = msgspec.field(default_factory=list)
+    ended_at: datetime | None = None
+
+
+class EndRoom(msgspec.Struct, kw_only=True):
+    """The host ended the room's webinar: record it (once; asking again changes nothing)."""
+
+    room_id: str
+
+
+class RoomEnded(msgspec.Struct, kw_only=True):
+    room_id: str
+    ended_at: datetime  # when it first ended
 
 
 GET_ROOM = Endpoint("meetings.rooms.get", GetRoom, RoomDetails)
+END_ROOM = Endpoint("meetings.rooms.end", EndRoom, RoomEnded)
 
 
 # -- rooms -------------------------------------------------------------------------

@@ -103,7 +103,13 @@ def announce() -> None:
         print(f"the suite did not become ready within 120 s: see the logs above and {url}/healthz", flush=True)
     key = os.environ.get("WEBINAR_API_KEY", "")
     note = " (new, kept in var/api-key)" if os.environ.get("WEBINAR_API_KEY_CREATED") else ""
-    print(f"\n  webinar suite ready at {url}\n  API key{note}: {key}\n  Ctrl-C stops everything.\n", flush=True)
+    print(
+        f"\n  webinar suite ready at {url}\n"
+        f"  API key{note}: {key}\n"
+        f"  the web app (the key is in the link; it stays in your browser): {url}/app/#key={key}\n"
+        "  Ctrl-C stops everything.\n",
+        flush=True,
+    )
     try:
         while True:
             time.sleep(3600)

@@ -1,6 +1,15 @@
+// @ts-check
 // REST helpers over the gateway's API (services/gateway/gateway/openapi.json). Every
 // call is one row of ENDPOINTS; a unit test checks each row's method, path and
 // parameters against the OpenAPI document so the helpers cannot drift from it.
+
+/**
+ * @typedef {object} CallOptions
+ * @property {Record<string, string | number>} [params]  fill the path's `{name}` placeholders
+ * @property {Record<string, string | number | undefined | null>} [query]
+ * @property {unknown} [body]  sent as JSON
+ */
+/** @typedef {{limit?: number, cursor?: string}} Page */
 
 // name -> {method, path}; `{x}` in a path is filled from the call's `params`.
 export const ENDPOINTS = Object.freeze({
@@ -11,6 +20,7 @@ export const ENDPOINTS = Object.freeze({
   createMeeting: { method: 'POST', path: '/meetings/create' },
   listMeetings: { method: 'GET', path: '/meetings/list/{userId}' },
   updateMeeting: { method: 'POST', path: '/meetings/update/{meetingId}' },
+  createViewerLink: { method: 'POST', path: '/room/{roomId}/viewer-link' },
   startRecording: { method: 'POST', path: '/recording/start' },
   stopRecording: { method: 'POST', path: '/recording/stop' },
   listRecordings: { method: 'GET', path: '/recordings/list' },
@@ -32,6 +42,7 @@ export class RestError extends Error {
 }
 
 // Fills `{name}` placeholders from `params`; a missing one is an error, not "undefined".
+/** @param {string} path @param {Record<string, unknown>} [params] */
 export function expandPath(path, params = {}) {
   return path.replace(/\{(\w+)\}/g, (_, name) => {
     const value = params[name];
@@ -41,6 +52,7 @@ export function expandPath(path, params = {}) {
 }
 
 // The query string of the defined values in `query`, with its `?`, or ''.
+/** @param {Record<string, unknown>} [query] */
 function queryString(query = {}) {
   const pairs = Object.entries(query).filter(([, value]) => value !== undefined && value !== null);
   return pairs.length ? `?${new URLSearchParams(pairs.map(([k, v]) => [k, String(v)]))}` : '';
@@ -49,7 +61,8 @@ function queryString(query = {}) {
 export class RestClient {
   // baseUrl: the gateway ('' for the page's own origin); apiKey: the tenant's x-api-key;
   // token: a bearer token (login() sets it); fetch: injectable for tests.
-  constructor({ baseUrl = '', apiKey = '', token = '', fetch: fetchImpl = (...args) => globalThis.fetch(...args) } = {}) {
+  /** @param {{baseUrl?: string, apiKey?: string, token?: string, fetch?: typeof fetch}} [options] */
+  constructor({ baseUrl = '', apiKey = '', token = '', fetch: fetchImpl = (input, init) => globalThis.fetch(input, init) } = {}) {
     this.baseUrl = baseUrl.replace(/\/$/, '');
     this.apiKey = apiKey;
     this.token = token;
@@ -57,12 +70,15 @@ export class RestClient {
   }
 
   // One call by ENDPOINTS name: {params} fill the path, {query} the query string, {body} is sent as JSON.
+  /** @param {string} name @param {CallOptions} [options] @returns {Promise<any>} */
   async call(name, { params = {}, query = {}, body } = {}) {
     const endpoint = ENDPOINTS[name];
     if (!endpoint) throw new Error(`unknown endpoint ${name}`);
+    /** @type {Record<string, string>} */
     const headers = { accept: 'application/json' };
     if (this.apiKey) headers['x-api-key'] = this.apiKey;
     if (this.token) headers.authorization = `Bearer ${this.token}`;
+    /** @type {RequestInit} */
     const init = { method: endpoint.method, headers };
     if (body !== undefined) {
       headers['content-type'] = 'application/json';
@@ -107,12 +123,19 @@ export class RestClient {
     return this.call('createMeeting', { body: meeting });
   }
 
+  /** @param {string} userId @param {Page} [page] */
   listMeetings(userId, { limit, cursor } = {}) {
     return this.call('listMeetings', { params: { userId }, query: { limit, cursor } });
   }
 
   updateMeeting(meetingId, changes) {
     return this.call('updateMeeting', { params: { meetingId }, body: changes });
+  }
+
+  // A link viewers join `roomId` with (a room ticket; never the API key): {ticket, expiresAt, path}.
+  /** @param {string} roomId @param {{expiresInSeconds?: number}} [options] */
+  createViewerLink(roomId, options) {
+    return this.call('createViewerLink', { params: { roomId }, body: options });
   }
 
   startRecording(request) {
@@ -123,6 +146,7 @@ export class RestClient {
     return this.call('stopRecording', { body: request });
   }
 
+  /** @param {Page & {roomId?: string}} [filter] */
   listRecordings({ roomId, limit, cursor } = {}) {
     return this.call('listRecordings', { query: { roomId, limit, cursor } });
   }
@@ -131,6 +155,7 @@ export class RestClient {
     return this.call('sendTranscript', { body: transcript });
   }
 
+  /** @param {string} meetingId @param {Page} [page] */
   viewTranscript(meetingId, { limit, cursor } = {}) {
     return this.call('viewTranscript', { params: { meetingId }, query: { limit, cursor } });
   }

@@ -1,3 +1,4 @@
+// @ts-check
 // A browser client of the seed's SFU socket: the event flow of the mediasoup
 // video-rooms sample (createRoom, join, device load, two transports, produce,
 // consume) on unmodified mediasoup-client and socket.io-client. No DOM here: a
@@ -36,16 +37,35 @@ export class SfuRequestError extends Error {
 //   'state'          {state}                      connection/room state changed
 //   'producer'       {type, producerId, track}    a local track is being sent
 //   'producerclosed' {type, producerId}
-//   'consumer'       {consumerId, producerId, kind, track, type}
-//   'consumerclosed' {consumerId, producerId, kind, by}  by: 'server' | 'transport' | 'track'
+//   'consumer'       {consumerId, producerId, kind, track, type, peerId, source}
+//                    type: the consumer's ('simple' | 'simulcast'); peerId: the producing peer's socket id;
+//                    source: what it produced ('camera' | 'microphone' | 'screen'), when the server says
+//   'consumerclosed' {consumerId, producerId, kind, peerId, by}  by: 'server' | 'transport' | 'track'
 //   'transportstate' {which, state}              which: 'send' | 'recv'; mediasoup-client's connection state
 //   'failure'        {where, message}             something went wrong outside a request the caller awaits
 export class SeedClient extends EventTarget {
-  constructor({ url, apiKey, token = '', name = 'guest', sendResume = false, socketPath = '/socket.io' } = {}) {
+  // ticket: a viewer link's room ticket, instead of (or with) the API key; keepTracks: closing
+  // (exit, a lost socket) leaves the local tracks running, for a caller that republishes them.
+  /**
+   * @param {{url?: string, apiKey?: string, token?: string, ticket?: string, name?: string,
+   *   sendResume?: boolean, socketPath?: string, keepTracks?: boolean}} [options]
+   */
+  constructor({
+    url,
+    apiKey = '',
+    token = '',
+    ticket = '',
+    name = 'guest',
+    sendResume = false,
+    socketPath = '/socket.io',
+    keepTracks = false,
+  } = {}) {
     super();
     this.url = url;
     this.apiKey = apiKey;
     this.token = token;
+    this.ticket = ticket;
+    this.keepTracks = keepTracks;
     this.name = name;
     this.sendResume = sendResume;
     this.socketPath = socketPath;
@@ -62,6 +82,7 @@ export class SeedClient extends EventTarget {
     this.failures = []; // {where, message}
     this.resumesSent = 0;
     this._consuming = new Set(); // producer ids being consumed
+    this._producerOwners = new Map(); // producer id -> {peerId, appData}, from newProducers
     this.state = 'new'; // new | connecting | connected | joining | joined | left | disconnected
   }
 
@@ -77,7 +98,9 @@ export class SeedClient extends EventTarget {
     this._setState('connecting');
     this.socket = io(this.url, {
       path: this.socketPath,
-      auth: { apiKey: this.apiKey, token: this.token },
+      auth: Object.fromEntries(
+        Object.entries({ apiKey: this.apiKey, token: this.token, ticket: this.ticket }).filter(([, value]) => value),
+      ),
       reconnection: false,
     });
     this.socket.on('newProducers', (list) => this._onNewProducers(list));
@@ -86,19 +109,21 @@ export class SeedClient extends EventTarget {
       this._closeTransports();
       this._setState('disconnected', reason);
     });
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('socket did not connect in time')), ACK_TIMEOUT_MS);
-      this.socket.once('connect', () => {
-        clearTimeout(timer);
-        this._setState('connected');
-        resolve();
-      });
-      this.socket.once('connect_error', (error) => {
-        clearTimeout(timer);
-        this._setState('disconnected', error.message);
-        reject(new Error(`socket refused: ${error.message}`));
-      });
-    });
+    return /** @type {Promise<void>} */ (
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('socket did not connect in time')), ACK_TIMEOUT_MS);
+        this.socket.once('connect', () => {
+          clearTimeout(timer);
+          this._setState('connected');
+          resolve();
+        });
+        this.socket.once('connect_error', (error) => {
+          clearTimeout(timer);
+          this._setState('disconnected', error.message);
+          reject(new Error(`socket refused: ${error.message}`));
+        });
+      })
+    );
   }
 
   // One request: emit with an acknowledgement; `{error}` or no answer in time rejects.
@@ -161,7 +186,7 @@ export class SeedClient extends EventTarget {
     const kind = type === 'microphone' ? 'audio' : 'video';
     if (!this.device.canProduce(kind)) throw new Error(`this browser cannot send ${kind} to this router`);
     const sent = track ?? (await captureTrack(type));
-    const options = { track: sent, appData: { type } };
+    const options = { track: sent, appData: { type }, stopTracks: !this.keepTracks };
     if (type === 'camera') {
       options.encodings = CAMERA_ENCODINGS.map((encoding) => ({ ...encoding }));
       options.codecOptions = { ...CAMERA_CODEC_OPTIONS };
@@ -178,7 +203,7 @@ export class SeedClient extends EventTarget {
   unpublish(type) {
     const producer = this.producers.get(type);
     if (!producer) return;
-    this.socket.emit('producerClosed', { producer_id: producer.id });
+    this.socket?.emit('producerClosed', { producer_id: producer.id });
     producer.track?.stop();
     producer.close();
     this._forgetProducer(type, producer);
@@ -192,12 +217,15 @@ export class SeedClient extends EventTarget {
       producerId,
       rtpCapabilities: this.device.rtpCapabilities,
     });
+    const owner = this._producerOwners.get(answer.producerId);
+    const peerId = answer.peerId ?? owner?.peerId ?? null;
+    const source = answer.appData?.type ?? owner?.appData?.type ?? null;
     const consumer = await this.recvTransport.consume({
       id: answer.id,
       producerId: answer.producerId,
       kind: answer.kind,
       rtpParameters: answer.rtpParameters,
-      appData: { type: answer.type, producerPaused: answer.producerPaused },
+      appData: { type: answer.type, producerPaused: answer.producerPaused, peerId, source },
     });
     this.consumers.set(consumer.id, consumer);
     consumer.on('transportclose', () => this._forgetConsumer(consumer, 'transport'));
@@ -213,6 +241,8 @@ export class SeedClient extends EventTarget {
       kind: consumer.kind,
       track: consumer.track,
       type: answer.type,
+      peerId,
+      source,
     });
     return consumer;
   }
@@ -325,13 +355,17 @@ export class SeedClient extends EventTarget {
     if (!this.recvTransport) return;
     // Consumed one after another, as the seed's clients do; a producer listed twice
     // (a push crossing the getProducers answer) is consumed once.
-    for (const { producer_id: producerId } of Array.isArray(list) ? list : []) {
+    const items = Array.isArray(list) ? list : [];
+    for (const { producer_id: producerId, producer_socket_id: peerId, appData } of items) {
+      this._producerOwners.set(producerId, { peerId: peerId ?? null, appData: appData ?? {} });
+    }
+    for (const { producer_id: producerId } of items) {
       if (this._consuming.has(producerId) || this._isOwnOrConsumed(producerId)) continue;
       this._consuming.add(producerId);
       try {
         await this.consume(producerId);
       } catch (error) {
-        this._fail('consume', error.message);
+        this._fail('consume', error instanceof Error ? error.message : String(error));
       } finally {
         this._consuming.delete(producerId);
       }
@@ -354,7 +388,13 @@ export class SeedClient extends EventTarget {
 
   _forgetConsumer(consumer, by) {
     if (!this.consumers.delete(consumer.id)) return;
-    const closed = { consumerId: consumer.id, producerId: consumer.producerId, kind: consumer.kind, by };
+    const closed = {
+      consumerId: consumer.id,
+      producerId: consumer.producerId,
+      kind: consumer.kind,
+      peerId: consumer.appData.peerId ?? null,
+      by,
+    };
     this.closedConsumers.push(closed);
     this._emit('consumerclosed', closed);
   }
@@ -371,7 +411,7 @@ export class SeedClient extends EventTarget {
       this._forgetConsumer(consumer, 'transport');
     }
     for (const [type, producer] of [...this.producers]) {
-      producer.track?.stop();
+      if (!this.keepTracks) producer.track?.stop();
       producer.close();
       this._forgetProducer(type, producer);
     }

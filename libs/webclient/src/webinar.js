@@ -1,72 +1,176 @@
+// @ts-check
 // The webinar SDK: one Webinar object per session, on SeedClient (the seed's SFU
 // protocol over unmodified mediasoup-client and socket.io-client). A page joins a
 // room, publishes its camera, microphone or screen, and listens for what it
-// receives; every producer of the room is consumed automatically.
+// receives; every producer of the room is consumed automatically. A dropped
+// connection (network, gateway or media node) is rejoined by itself: the local
+// tracks are published again and the room's tracks received again.
 //
 // Events (each a CustomEvent; `detail` as shown):
-//   'trackadded'      {track, kind, type, consumerId, producerId}   a remote track arrived
-//   'trackremoved'    {kind, consumerId, producerId, by}            it went away
+//   'trackadded'      {track, kind, source, type, consumerId, producerId, peerId, name, role}
+//                     source: 'camera' | 'microphone' | 'screen' (null when the server does not say)
+//   'trackremoved'    {kind, consumerId, producerId, peerId, by}
 //   'peerjoined'      {peerId, name, role}
 //   'peerleft'        {peerId, name, role}
-//   'connectionstate' {state, reason}   new | connecting | connected | joining | joined | left | disconnected
+//   'peers'           {peers: [{peerId, name, role}], me}   the room's people changed (any reason)
+//   'activespeaker'   {peerId, name}   who is talking now (peerId null: nobody), debounced
+//   'muted'           {by}             the host muted this page's microphone
+//   'peermuted'       {peerId, name, by}
+//   'ended'           {by}             the host ended the webinar; the session is over
+//   'removed'         {by}             the host removed this page; the session is over
+//   'connectionstate' {state, reason}  connecting | connected | joining | joined | reconnecting | left | ended | removed
 //   'error'           {where, message}
 //
-//   const webinar = new Webinar({ apiKey });
+//   const webinar = new Webinar({ apiKey });            // or { ticket } from a viewer link
 //   webinar.addEventListener('trackadded', ({ detail }) => show(detail.track));
 //   await webinar.join('weekly-sync', { name: 'Host', token });
 //   await webinar.publish.camera();
 
+import { ActiveSpeaker } from './speaker.js';
 import { MEDIA_TYPES, SeedClient } from './seed-client.js';
 import { RestClient } from './rest.js';
 
 export { RestClient, RestError, ENDPOINTS } from './rest.js';
-export { CAMERA_ENCODINGS, MEDIA_TYPES } from './seed-client.js';
+export { CAMERA_ENCODINGS, MEDIA_TYPES, SeedClient } from './seed-client.js';
+export { ActiveSpeaker } from './speaker.js';
+
+// How long to wait before each rejoin attempt; the last delay repeats until leave().
+export const RECONNECT_DELAYS_MS = Object.freeze([250, 1000, 2000, 4000, 8000]);
+
+// Refusals that end a session for good: rejoining cannot help.
+const FINAL_REFUSALS = [
+  { pattern: /webinar has ended/, state: 'ended' },
+  { pattern: /removed from this room/, state: 'removed' },
+];
+
+/** @typedef {'camera' | 'microphone' | 'screen'} MediaType */
+/** @typedef {{peerId: string, name: string, role: string}} Peer */
+
+/**
+ * @typedef {object} WebinarOptions
+ * @property {string} [url]      the gateway (default: the page's origin)
+ * @property {string} [apiKey]   the tenant's API key (hosts and integrations)
+ * @property {string} [ticket]   a viewer link's room ticket (viewers; no API key needed)
+ * @property {(options: object) => any} [createClient]  how the SFU client is made (tests pass a stand-in)
+ * @property {ActiveSpeaker | null} [activeSpeaker]     null turns speaker detection off
+ * @property {readonly number[]} [reconnectDelaysMs]
+ * @property {number} [stalledTransportMs]  how long a transport may stay disconnected before a rejoin
+ * @property {EventTarget | null} [network]  what says 'online' / 'offline' (default: window)
+ */
 
 export class Webinar extends EventTarget {
-  // url: the gateway (default: the page's origin); apiKey: the tenant's key;
-  // createClient: how the SFU client is made (tests pass a stub transport).
-  constructor({ url = globalThis.location?.origin ?? '', apiKey = '', createClient = defaultClient } = {}) {
+  /** @param {WebinarOptions} [options] */
+  constructor({
+    url = globalThis.location?.origin ?? '',
+    apiKey = '',
+    ticket = '',
+    createClient = defaultClient,
+    activeSpeaker = typeof AudioContext === 'undefined' ? null : new ActiveSpeaker(),
+    reconnectDelaysMs = RECONNECT_DELAYS_MS,
+    stalledTransportMs = 5000,
+    network = typeof window === 'undefined' ? null : window,
+  } = {}) {
     super();
     this.url = url;
     this.apiKey = apiKey;
+    this.ticket = ticket;
     this.rest = new RestClient({ baseUrl: url, apiKey });
+    /** @type {any} the SeedClient of the current connection */
     this.client = null;
+    /** @type {string | null} */
     this.room = null;
     this.muted = false;
+    /** @type {Map<string, Peer>} everyone else in the room, by peer (socket) id */
+    this.peers = new Map();
+    /** @type {Peer | null} this page in the room */
+    this.me = null;
+    this.speaker = activeSpeaker;
     this._createClient = createClient;
+    this._reconnectDelaysMs = reconnectDelaysMs;
+    this._stalledTransportMs = stalledTransportMs;
+    this._network = network;
+    this._state = 'new';
+    /** @type {{room: string, name: string, token: string} | null} what to rejoin */
+    this._target = null;
+    /** @type {Map<MediaType, MediaStreamTrack | null>} what to publish again after a rejoin */
+    this._published = new Map();
+    this._reconnecting = false;
     this._watchedSockets = new WeakSet();
-    // publish.camera(), publish.microphone(), publish.screen(): each takes an optional {track}.
+    /** @type {Array<[string, (payload: any) => void]>} server events features listen to */
+    this._serverListeners = [];
+    this.speaker?.addEventListener('change', (event) => {
+      const id = /** @type {CustomEvent} */ (event).detail.id;
+      this._emit('activespeaker', { peerId: id, name: id === null ? null : (this.peers.get(id)?.name ?? null) });
+    });
+    this._onOffline = () => {
+      if (this._state === 'joined') this.client?.disconnect(); // the socket's 'disconnect' starts the rejoin
+    };
+    this._network?.addEventListener('offline', this._onOffline);
+    // publish.camera(), publish.microphone(), publish.screen(): each takes an optional
+    // {track} to send, or {deviceId} to capture from.
+    /** @type {Readonly<Record<MediaType, (options?: {track?: MediaStreamTrack | null, deviceId?: string}) => Promise<any>>>} */
     this.publish = Object.freeze(
-      Object.fromEntries(MEDIA_TYPES.map((type) => [type, (options = {}) => this._publish(type, options)])),
+      /** @type {Record<MediaType, any>} */ (
+        Object.fromEntries(
+          MEDIA_TYPES.map((type) => [type, (options = {}) => this._publish(/** @type {MediaType} */ (type), options)]),
+        )
+      ),
     );
   }
 
   get state() {
-    return this.client?.state ?? 'new';
+    return this._state;
   }
 
-  // Joins `room` as `name`; `token` (a bearer token) makes the socket act as that user.
+  // How many viewers watch (everyone else whose role is viewer).
+  get viewerCount() {
+    return [...this.peers.values()].filter((peer) => peer.role === 'viewer').length;
+  }
+
+  /**
+   * Joins `room` as `name`; `token` (a bearer token) makes the socket act as that user.
+   * @param {string} room
+   * @param {{name?: string, token?: string}} [options]
+   */
   async join(room, { name = 'guest', token = this.rest.token } = {}) {
-    if (this.client) throw new Error('already joined: leave() first');
-    const client = this._createClient({ url: this.url, apiKey: this.apiKey, token, name });
-    this.client = client;
-    this._attach(client);
+    if (this._target) throw new Error('already joined: leave() first');
+    this._target = { room, name, token };
     try {
-      await client.join(room);
+      const state = await this._open();
+      this._setState('joined');
+      return state;
     } catch (error) {
       this._error('join', error);
-      this.client = null;
-      client.disconnect();
+      this._target = null;
+      const final = finalState(error);
+      this._setState(final ?? 'left', messageOf(error));
       throw error;
     }
-    this.room = room;
-    return client.room;
   }
 
-  // Stops sending `kind` ('camera', 'microphone' or 'screen').
-  unpublish(kind) {
-    this._joined().unpublish(kind);
-    if (kind === 'microphone') this.muted = false;
+  /**
+   * Stops sending `type` ('camera', 'microphone' or 'screen') and stops its track.
+   * @param {MediaType} type
+   */
+  unpublish(type) {
+    this._published.delete(type);
+    this._joined().unpublish(type);
+    if (type === 'microphone') this.muted = false;
+  }
+
+  /**
+   * Sends `track` instead of what `type` sends now (another camera or microphone), without
+   * renegotiating; the old track stops.
+   * @param {MediaType} type
+   * @param {MediaStreamTrack} track
+   */
+  async replaceTrack(type, track) {
+    const producer = this._joined().producers.get(type);
+    if (!producer) throw new Error(`not publishing ${type}`);
+    const old = producer.track;
+    await producer.replaceTrack({ track });
+    old?.stop();
+    this._published.set(type, track);
   }
 
   // Pauses the microphone (nothing is sent while muted); unmute() resumes it.
@@ -80,32 +184,125 @@ export class Webinar extends EventTarget {
     this.muted = false;
   }
 
+  /** @param {string} peerId  the host mutes someone's microphone */
+  muteParticipant(peerId) {
+    return this._joined().request('participant:mute', { peer_id: peerId });
+  }
+
+  /** @param {string} peerId  the host removes someone from the room */
+  removeParticipant(peerId) {
+    return this._joined().request('participant:remove', { peer_id: peerId });
+  }
+
+  // The host ends the webinar for everyone ('ended' reaches every page, this one too).
+  async end() {
+    const client = this._joined();
+    try {
+      await client.request('room:end', {});
+    } catch (error) {
+      // 'room:ended' may close this page's socket before the acknowledgement arrives.
+      if (this._state !== 'ended') throw error;
+    }
+  }
+
+  // The room as the server sees it (peers with roles, screen share, paused media).
+  roomInfo() {
+    return this._joined().roomInfo();
+  }
+
+  /**
+   * A feature's request on the room's socket (chat, captions, ...): resolves with the
+   * acknowledgement, rejects with the server's `{error}` text.
+   * @param {string} event @param {object} [payload]
+   */
+  request(event, payload = {}) {
+    return this._joined().request(event, payload);
+  }
+
+  /**
+   * Listens to a server event on this session's socket, and on every socket a rejoin opens;
+   * returns a function that stops listening.
+   * @param {string} event @param {(payload: any) => void} handler
+   */
+  onServerEvent(event, handler) {
+    const entry = /** @type {[string, (payload: any) => void]} */ ([event, handler]);
+    this._serverListeners.push(entry);
+    this.client?.socket?.on(event, handler);
+    return () => {
+      this._serverListeners = this._serverListeners.filter((listener) => listener !== entry);
+      this.client?.socket?.off(event, handler);
+    };
+  }
+
   // Leaves the room and closes the socket; the object may join again.
   async leave() {
     const client = this.client;
-    if (!client) return;
-    try {
-      await client.exit();
-    } catch (error) {
-      this._error('leave', error);
-    } finally {
-      client.disconnect();
-      this.client = null;
-      this.room = null;
-      this.muted = false;
+    this._target = null;
+    if (client && client.state === 'joined') {
+      try {
+        await client.exit();
+      } catch (error) {
+        this._error('leave', error);
+      }
     }
+    this._close('left');
   }
 
   // --- internals ---
 
-  async _publish(type, { track = null } = {}) {
+  // Connects, joins the target room and receives its tracks; the room state on success.
+  async _open() {
+    const target = this._target;
+    if (!target) throw new Error('no room to join');
+    const client = this._createClient({
+      url: this.url,
+      apiKey: this.apiKey,
+      ticket: this.ticket,
+      token: target.token,
+      name: target.name,
+      keepTracks: true,
+    });
+    this.client = client;
+    this._attach(client);
     try {
-      const producer = await this._joined().publish(type, { track });
+      await client.join(target.room);
+    } catch (error) {
+      if (this.client === client) this.client = null;
+      client.disconnect();
+      throw error;
+    }
+    this.room = target.room;
+    this._takePeers(client.room, client.socket?.id ?? null);
+    return client.room;
+  }
+
+  /**
+   * @param {MediaType} type
+   * @param {{track?: MediaStreamTrack | null, deviceId?: string}} options
+   */
+  async _publish(type, { track = null, deviceId } = {}) {
+    try {
+      const client = this._joined();
+      const sent = track ?? (deviceId ? await captureFrom(type, deviceId) : null);
+      const producer = await client.publish(type, { track: sent });
+      this._published.set(type, producer.track);
       if (type === 'microphone' && this.muted) producer.pause();
       return producer;
     } catch (error) {
       this._error(`publish ${type}`, error);
       throw error;
+    }
+  }
+
+  // After a rejoin: the tracks that were being sent, still live, are sent again.
+  async _republish() {
+    for (const [type, track] of [...this._published]) {
+      if (!track || track.readyState === 'ended') {
+        this._published.delete(type);
+        continue;
+      }
+      const producer = await this.client.publish(type, { track });
+      if (type === 'microphone' && this.muted) producer.pause();
     }
   }
 
@@ -118,40 +315,246 @@ export class Webinar extends EventTarget {
     return this.client?.producers.get('microphone') ?? null;
   }
 
+  /** @param {any} client */
   _attach(client) {
-    client.addEventListener('state', ({ detail }) => {
-      if (detail.state === 'connected' && client.socket) this._watchSocket(client.socket);
-      this._emit('connectionstate', { state: detail.state, reason: detail.reason ?? null });
+    const current = () => this.client === client;
+    client.addEventListener('state', (/** @type {any} */ { detail }) => {
+      if (!current()) return;
+      if (detail.state === 'connected' && client.socket) this._watchSocket(client, client.socket);
+      if (['connecting', 'connected', 'joining'].includes(detail.state) && !this._reconnecting) {
+        this._setState(detail.state, detail.reason ?? null);
+      }
+      if (detail.state === 'disconnected' && this._state === 'joined') this._reconnect(detail.reason ?? 'connection lost');
     });
-    client.addEventListener('consumer', ({ detail }) => {
-      const { track, kind, type, consumerId, producerId } = detail;
-      this._emit('trackadded', { track, kind, type, consumerId, producerId });
+    // A transport that fails, or stays disconnected (its media node went quiet), is
+    // rejoined rather than waited for: ICE takes ~30 s to call a dead peer 'failed'.
+    /** @type {Record<string, ReturnType<typeof setTimeout> | undefined>} */
+    const stalled = {};
+    client.addEventListener('transportstate', (/** @type {any} */ { detail }) => {
+      clearTimeout(stalled[detail.which]);
+      if (!current() || this._state !== 'joined') return;
+      if (detail.state === 'failed') this._reconnect(`${detail.which} transport failed`);
+      if (detail.state === 'disconnected') {
+        stalled[detail.which] = setTimeout(() => {
+          if (current() && this._state === 'joined') this._reconnect(`${detail.which} transport lost its media server`);
+        }, this._stalledTransportMs);
+      }
     });
-    client.addEventListener('consumerclosed', ({ detail }) => {
-      const { kind, consumerId, producerId, by } = detail;
-      this._emit('trackremoved', { kind, consumerId, producerId, by });
+    client.addEventListener('consumer', (/** @type {any} */ { detail }) => {
+      if (!current()) return;
+      const { track, kind, type, source, consumerId, producerId, peerId = null } = detail;
+      const peer = peerId ? this.peers.get(peerId) : undefined;
+      this._emit('trackadded', {
+        track, kind, source: source ?? null, type, consumerId, producerId, peerId,
+        name: peer?.name ?? null, role: peer?.role ?? null,
+      }); // prettier-ignore
+      if (kind === 'audio') this.speaker?.watch(peerId ?? producerId, track);
     });
-    client.addEventListener('failure', ({ detail }) => this._emit('error', { ...detail }));
+    client.addEventListener('consumerclosed', (/** @type {any} */ { detail }) => {
+      const { kind, consumerId, producerId, peerId = null, by } = detail;
+      if (kind === 'audio') this.speaker?.unwatch(peerId ?? producerId);
+      this._emit('trackremoved', { kind, consumerId, producerId, peerId, by });
+    });
+    client.addEventListener('failure', (/** @type {any} */ { detail }) => {
+      if (current()) this._emit('error', { ...detail });
+    });
   }
 
-  // Presence comes straight from the socket: peerJoined / peerLeft {peer_id, name, role}.
-  _watchSocket(socket) {
+  // What the room says about its people, straight from the socket.
+  /** @param {any} client @param {any} socket */
+  _watchSocket(client, socket) {
     if (this._watchedSockets.has(socket)) return;
     this._watchedSockets.add(socket);
+    const current = () => this.client === client;
+    for (const [event, handler] of this._serverListeners) socket.on(event, handler);
+    /** @param {any} payload @returns {Peer} */
     const peer = (payload) => ({ peerId: payload?.peer_id ?? null, name: payload?.name ?? '', role: payload?.role ?? '' });
-    socket.on('peerJoined', (payload) => this._emit('peerjoined', peer(payload)));
-    socket.on('peerLeft', (payload) => this._emit('peerleft', peer(payload)));
+    const mine = (/** @type {any} */ payload) => payload?.peer_id && payload.peer_id === socket.id;
+    socket.on('peerJoined', (/** @type {any} */ payload) => {
+      if (!current()) return;
+      const joined = peer(payload);
+      if (joined.peerId) this.peers.set(joined.peerId, joined);
+      this._emit('peerjoined', joined);
+      this._emitPeers();
+    });
+    socket.on('peerLeft', (/** @type {any} */ payload) => {
+      if (!current()) return;
+      const left = peer(payload);
+      if (left.peerId) this.peers.delete(left.peerId);
+      this._emit('peerleft', left);
+      this._emitPeers();
+    });
+    socket.on('roleChanged', (/** @type {any} */ payload) => {
+      if (!current()) return;
+      const changed = peer(payload);
+      if (mine(payload) && this.me) this.me = { ...this.me, role: changed.role };
+      else if (changed.peerId && this.peers.has(changed.peerId)) this.peers.set(changed.peerId, changed);
+      this._emitPeers();
+    });
+    socket.on('participant:muted', (/** @type {any} */ payload) => {
+      if (!current()) return;
+      if (mine(payload)) {
+        this._microphone()?.pause();
+        this.muted = true;
+        this._emit('muted', { by: payload?.by ?? null });
+      } else {
+        this._emit('peermuted', { ...peer(payload), by: payload?.by ?? null });
+      }
+    });
+    socket.on('participant:removed', (/** @type {any} */ payload) => {
+      if (current() && mine(payload)) this._finish('removed', payload?.by ?? null);
+    });
+    socket.on('room:ended', (/** @type {any} */ payload) => {
+      if (current()) this._finish('ended', payload?.by ?? null);
+    });
   }
 
+  // The session is over for good (ended by the host, or removed): no rejoin.
+  /** @param {'ended' | 'removed'} state @param {string | null} by */
+  _finish(state, by) {
+    this._target = null;
+    this._emit(state, { by });
+    this._close(state);
+  }
+
+  /** @param {string} state */
+  _close(state) {
+    const client = this.client;
+    this.client = null;
+    client?.disconnect();
+    for (const track of this._published.values()) track?.stop();
+    this._published.clear();
+    this.speaker?.close();
+    this.room = null;
+    this.muted = false;
+    this.peers.clear();
+    this.me = null;
+    this._setState(state);
+  }
+
+  // Rejoin until it works, the session ends, or leave() is called.
+  /** @param {string} reason */
+  async _reconnect(reason) {
+    if (this._reconnecting || !this._target) return;
+    this._reconnecting = true;
+    const old = this.client;
+    this.client = null;
+    old?.disconnect();
+    this.peers.clear();
+    this._emitPeers();
+    this._setState('reconnecting', reason);
+    try {
+      for (let attempt = 0; this._target; attempt += 1) {
+        await this._online();
+        await sleep(this._reconnectDelaysMs[Math.min(attempt, this._reconnectDelaysMs.length - 1)] ?? 1000);
+        if (!this._target) return;
+        try {
+          await this._open();
+          await this._republish();
+          this._setState('joined', 'reconnected');
+          return;
+        } catch (error) {
+          const final = finalState(error);
+          if (final) {
+            this._finish(final, null);
+            return;
+          }
+          this._error('reconnect', error);
+          const client = this.client;
+          this.client = null;
+          client?.disconnect();
+        }
+      }
+    } finally {
+      this._reconnecting = false;
+    }
+  }
+
+  // Resolves when the browser says it is online (at once when it does not tell).
+  _online() {
+    const network = this._network;
+    if (!network || globalThis.navigator?.onLine !== false) return Promise.resolve();
+    return new Promise((resolve) => network.addEventListener('online', () => resolve(undefined), { once: true }));
+  }
+
+  /** @param {any} room @param {string | null} myId */
+  _takePeers(room, myId) {
+    this.peers.clear();
+    this.me = null;
+    for (const [id, info] of parsePeers(room?.peers)) {
+      const entry = { peerId: id, name: info?.name ?? '', role: info?.role ?? '' };
+      if (id === myId) this.me = entry;
+      else this.peers.set(id, entry);
+    }
+    this._emitPeers();
+  }
+
+  _emitPeers() {
+    this._emit('peers', { peers: [...this.peers.values()], me: this.me });
+  }
+
+  /** @param {string} where @param {unknown} error */
   _error(where, error) {
-    this._emit('error', { where, message: error?.message ?? String(error) });
+    this._emit('error', { where, message: messageOf(error) });
   }
 
+  /** @param {string} state @param {string | null} [reason] */
+  _setState(state, reason = null) {
+    this._state = state;
+    this._emit('connectionstate', { state, reason });
+  }
+
+  /** @param {string} name @param {object} detail */
   _emit(name, detail) {
     this.dispatchEvent(new CustomEvent(name, { detail }));
   }
 }
 
+/** @param {object} options */
 function defaultClient(options) {
   return new SeedClient(options);
+}
+
+/** @param {unknown} error */
+function messageOf(error) {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** @param {unknown} error @returns {'ended' | 'removed' | null} */
+function finalState(error) {
+  const message = messageOf(error);
+  const found = FINAL_REFUSALS.find(({ pattern }) => pattern.test(message));
+  return found ? /** @type {'ended' | 'removed'} */ (found.state) : null;
+}
+
+// The room's `peers`: a JSON string of [socket id, {id, name, role}] pairs (the mediasoup
+// rooms sample's serialised Map), or the pairs themselves.
+/** @param {unknown} peers @returns {Array<[string, any]>} */
+export function parsePeers(peers) {
+  let pairs = peers;
+  if (typeof peers === 'string') {
+    try {
+      pairs = JSON.parse(peers);
+    } catch {
+      return [];
+    }
+  }
+  if (!Array.isArray(pairs)) return [];
+  return pairs.filter((pair) => Array.isArray(pair) && typeof pair[0] === 'string');
+}
+
+/** @param {MediaType} type @param {string} deviceId @returns {Promise<MediaStreamTrack>} */
+async function captureFrom(type, deviceId) {
+  if (type === 'screen') throw new Error('a screen is chosen by the browser, not by device id');
+  const constraints =
+    type === 'microphone'
+      ? { audio: { deviceId: { exact: deviceId } } }
+      : { video: { deviceId: { exact: deviceId }, width: { ideal: 1280 }, height: { ideal: 720 } } };
+  const stream = await navigator.mediaDevices.getUserMedia(constraints);
+  return type === 'microphone' ? stream.getAudioTracks()[0] : stream.getVideoTracks()[0];
+}
+
+/** @param {number} ms */
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -61,6 +61,7 @@ const SAMPLE_CALLS = {
   viewTranscript: (c) => c.viewTranscript('m-1', { limit: 5, cursor: 'c' }),
   getSummary: (c) => c.getSummary('m-1'),
   generateSummary: (c) => c.generateSummary('m-1'),
+  createViewerLink: (c) => c.createViewerLink('r-1'),
 };
 
 test('each helper sends its operation\'s method, path, query parameters and body', async () => {

@@ -46,6 +46,7 @@ async def wire(service: Service, config: AuthConfig) -> None:
     await service.serve(contract.GET_USER, handlers.get_user)
     await service.serve(contract.RESOLVE_API_KEY, handlers.resolve_api_key)
     await service.serve(contract.SIGNING_KEYS, handlers.signing_keys)
+    await service.serve(contract.ISSUE_ROOM_TICKET, handlers.issue_room_ticket)
 
 
 # -- command line: tenants and keys -------------------------------------------------

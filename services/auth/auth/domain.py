@@ -97,6 +97,11 @@ def generate_api_key() -> str:
     return API_KEY_PREFIX + secrets.token_urlsafe(32)
 
 
+def new_guest_id() -> str:
+    """Who a room ticket admits: a guest of no account, told apart from users by its prefix."""
+    return "guest_" + secrets.token_hex(8)
+
+
 def hash_api_key(api_key: str) -> str:
     # Keys carry 256 random bits, so a fast hash is enough: nothing to brute-force.
     return hashlib.sha256(api_key.encode("utf-8")).hexdigest()

@@ -1,9 +1,12 @@
 """Bus subjects -> auth rules and store calls; nothing else."""
 
 import logging
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
-from auth.domain import email_domain, email_key, hash_api_key, validate_registration
+from auth.domain import email_domain, email_key, hash_api_key, new_guest_id, validate_registration
 from auth.passwords import Passwords
 from auth.store import AuthStore, LoginThrottle
 from auth.tokens import TokenSigner
@@ -12,14 +15,17 @@ from webinar_contracts.auth import (
     USER_REGISTERED,
     AccessGranted,
     GetUser,
+    IssueRoomTicket,
     Login,
     PublicUser,
     RegisteredUser,
     RegisterUser,
     ResolveApiKey,
+    RoomTicket,
     SigningKeys,
     TenantAccess,
     UserRegistered,
+    check_ticket_lifetime,
 )
 from webinar_contracts.errors import InvalidInput
 from webinar_runtime.bus import Bus
@@ -36,6 +42,7 @@ class AuthHandlers:
     passwords: Passwords
     signer: TokenSigner
     bus: Bus
+    clock: Callable[[], float] = field(default=time.time)
 
     async def register(self, request: RegisterUser, context: RequestContext) -> RegisteredUser:
         tenant_id = context.require_tenant()
@@ -98,6 +105,31 @@ class AuthHandlers:
         if tenant is None:
             raise Unauthorized("unknown API key")
         return TenantAccess(tenant_id=tenant.id, tenant_name=tenant.name, plan=tenant.plan)
+
+    async def issue_room_ticket(self, request: IssueRoomTicket, context: RequestContext) -> RoomTicket:
+        """A viewer link's ticket: one room of the tenant, for a guest with no key and no login.
+        The caller (the gateway) checked that the room exists; the plan is the tenant's now."""
+        tenant_id = context.require_tenant()
+        lifetime = check_ticket_lifetime(request.expires_in)
+        if not request.room_id.strip():
+            raise InvalidInput("roomId is required", field="roomId")
+        tenant = await self.store.get_tenant(tenant_id)
+        if tenant is None:
+            raise Unauthorized("this tenant no longer exists")
+        now = self.clock()
+        guest_id = new_guest_id()
+        issued = self.signer.issue_room_ticket(
+            guest_id=guest_id,
+            tenant_id=tenant_id,
+            plan=tenant.plan,
+            room_id=request.room_id,
+            ttl_seconds=lifetime,
+            now=now,
+        )
+        log.info("room ticket issued", extra={"tenant_id": tenant_id, "room_id": request.room_id, "guest": guest_id})
+        return RoomTicket(
+            ticket=issued.token, guest_id=guest_id, expires_at=datetime.fromtimestamp(int(now) + lifetime, UTC)
+        )
 
     async def signing_keys(self, request: Empty, context: RequestContext) -> SigningKeys:
         return self.signer.public_keys()

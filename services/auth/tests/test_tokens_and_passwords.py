@@ -7,6 +7,8 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from auth.passwords import Passwords
 from auth.tokens import TokenSigner, generate_signing_key_pem
+from webinar_contracts.auth import ROOM_TICKET_AUDIENCE
+from webinar_contracts.plans import Plan
 
 
 def test_token_carries_user_tenant_and_expiry_and_verifies_with_the_published_key():
@@ -55,3 +57,39 @@ async def test_password_hash_verifies_only_the_right_password(passwords):
 
 async def test_unknown_user_never_verifies(passwords):
     assert not await passwords.verify(None, "decoy password that matches nothing")
+
+
+def test_room_ticket_carries_guest_tenant_plan_room_and_audience_and_verifies_with_the_published_key():
+    signer = TokenSigner(generate_signing_key_pem(), issuer="test-issuer", ttl_seconds=600)
+    issued = signer.issue_room_ticket(
+        guest_id="guest_1", tenant_id="t1", plan=Plan.ESSENTIAL, room_id="r1", ttl_seconds=120, now=time.time()
+    )
+    published = signer.public_keys().keys[0]
+    assert jwt.get_unverified_header(issued.token)["kid"] == published.kid
+    claims = jwt.decode(
+        issued.token,
+        load_pem_public_key(published.public_key_pem.encode()),
+        algorithms=["EdDSA"],
+        issuer="test-issuer",
+        audience=ROOM_TICKET_AUDIENCE,
+    )
+    assert (claims["sub"], claims["tid"], claims["plan"], claims["room"], claims["exp"] - claims["iat"]) == (
+        "guest_1", "t1", "essential", "r1", 120,
+    )  # fmt: skip
+    assert issued.expires_in == 120
+
+
+def test_a_ticket_is_no_access_token_and_an_access_token_is_no_ticket():
+    signer = TokenSigner(generate_signing_key_pem(), issuer="i", ttl_seconds=600)
+    public = load_pem_public_key(signer.public_keys().keys[0].public_key_pem.encode())
+    ticket = signer.issue_room_ticket(
+        guest_id="guest_1", tenant_id="t1", plan=Plan.PROFESSIONAL, room_id="r1", ttl_seconds=60
+    ).token
+    access = signer.issue(user_id="u1", tenant_id="t1").token
+    # As the gateway verifies an access token (no audience expected): a ticket has one.
+    with pytest.raises(jwt.InvalidAudienceError):
+        jwt.decode(ticket, public, algorithms=["EdDSA"], issuer="i")
+    # As it verifies a ticket: an access token has no audience.
+    with pytest.raises(jwt.MissingRequiredClaimError):
+        jwt.decode(access, public, algorithms=["EdDSA"], issuer="i", audience=ROOM_TICKET_AUDIENCE,
+                   options={"require": ["aud"]})  # fmt: skip

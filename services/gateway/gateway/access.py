@@ -1,5 +1,6 @@
 """Who is calling: API keys resolved by the auth service (and cached), access
-tokens verified here with auth's public keys."""
+tokens and room tickets (a viewer link's credential) verified here with auth's public
+keys. A ticket has an audience and an access token none: neither passes for the other."""
 
 import asyncio
 import hashlib
@@ -12,7 +13,8 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from webinar_contracts import Empty, RequestContext, Unauthorized
 from webinar_contracts import auth as auth_contract
-from webinar_contracts.auth import ResolveApiKey, TenantAccess
+from webinar_contracts.auth import ROOM_TICKET_AUDIENCE, ResolveApiKey, TenantAccess
+from webinar_contracts.plans import Plan
 from webinar_runtime.bus import Bus
 
 NEGATIVE_CACHE_SECONDS = 5.0
@@ -64,6 +66,16 @@ class TokenClaims:
     tenant_id: str
 
 
+@dataclass(frozen=True)
+class RoomTicketClaims:
+    """What a room ticket lets in: a guest of the tenant, into one room."""
+
+    guest_id: str
+    tenant_id: str
+    plan: Plan
+    room_id: str
+
+
 class TokenVerifier:
     """Verifies access tokens locally with the public keys auth publishes on the bus."""
 
@@ -74,7 +86,7 @@ class TokenVerifier:
         self._refreshed_at = float("-inf")
         self._refresh_lock = asyncio.Lock()
 
-    async def _key_for(self, kid: str, context: RequestContext) -> Any:
+    async def _key_for(self, kid: str, context: RequestContext, what: str) -> Any:
         if kid not in self._keys:
             async with self._refresh_lock:
                 if kid not in self._keys and time.monotonic() - self._refreshed_at > KEY_REFRESH_INTERVAL:
@@ -82,28 +94,50 @@ class TokenVerifier:
                     self._keys = {key.kid: load_pem_public_key(key.public_key_pem.encode()) for key in published.keys}
                     self._refreshed_at = time.monotonic()
         if kid not in self._keys:
-            raise Unauthorized("access token signed by an unknown key")
+            raise Unauthorized(f"{what} signed by an unknown key")
         return self._keys[kid]
 
-    async def verify(self, token: str, context: RequestContext) -> TokenClaims:
+    async def _decode(
+        self, token: str, context: RequestContext, *, what: str, audience: str | None, require: list[str], renew: str
+    ) -> dict[str, Any]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
-            raise Unauthorized("malformed access token") from None
-        key = await self._key_for(str(header.get("kid", "")), context)
+            raise Unauthorized(f"malformed {what}") from None
+        key = await self._key_for(str(header.get("kid", "")), context, what)
         try:
-            claims = jwt.decode(
-                token,
-                key,
-                algorithms=["EdDSA"],
-                issuer=self.issuer,
-                options={"require": ["exp", "sub", "tid"]},
+            # Without `audience`, PyJWT refuses a token that has one: a ticket is no access token.
+            claims: dict[str, Any] = jwt.decode(
+                token, key, algorithms=["EdDSA"], issuer=self.issuer, audience=audience, options={"require": require}
             )
         except jwt.ExpiredSignatureError:
-            raise Unauthorized("access token expired; log in again") from None
+            raise Unauthorized(f"{what} expired; {renew}") from None
         except jwt.PyJWTError:
-            raise Unauthorized("invalid access token") from None
+            raise Unauthorized(f"invalid {what}") from None
+        return claims
+
+    async def verify(self, token: str, context: RequestContext) -> TokenClaims:
+        claims = await self._decode(
+            token, context, what="access token", audience=None, require=["exp", "sub", "tid"], renew="log in again"
+        )
         return TokenClaims(user_id=str(claims["sub"]), tenant_id=str(claims["tid"]))
+
+    async def verify_room_ticket(self, ticket: str, context: RequestContext) -> RoomTicketClaims:
+        """A viewer link's ticket; Unauthorized when it is malformed, forged, expired or an access token."""
+        claims = await self._decode(
+            ticket,
+            context,
+            what="room ticket",
+            audience=ROOM_TICKET_AUDIENCE,
+            require=["exp", "sub", "tid", "room", "plan", "aud"],
+            renew="ask for a new link",
+        )
+        plan = claims["plan"]
+        if plan not in Plan._value2member_map_ or not isinstance(claims["room"], str) or not claims["room"]:
+            raise Unauthorized("invalid room ticket")
+        return RoomTicketClaims(
+            guest_id=str(claims["sub"]), tenant_id=str(claims["tid"]), plan=Plan(plan), room_id=claims["room"]
+        )
 
 
 def bearer_token(authorization: str | None) -> str | None:

@@ -67,9 +67,11 @@ def build_document(routes: list[Route], *, version: str = "0.1.0") -> dict[str, 
             operation["security"] = []
         elif route.access is Access.USER:
             operation["security"] = [{"apiKey": [], "bearer": []}]
+        elif route.room_ticket:
+            operation["security"] = [{"apiKey": []}, {"roomTicket": []}]
         if route.body is not None:
             operation["requestBody"] = {
-                "required": True,
+                "required": route.body_required,
                 "content": {route.body_media_type: {"schema": schema_of[route.body]}},
             }
         for status, response_type in route.responses.items():
@@ -99,6 +101,12 @@ def build_document(routes: list[Route], *, version: str = "0.1.0") -> dict[str, 
             "securitySchemes": {
                 "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "roomTicket": {
+                    "type": "apiKey",
+                    "in": "query",
+                    "name": "ticket",
+                    "description": "a viewer link's room ticket (POST /room/{roomId}/viewer-link), for that room only",
+                },
             },
         },
         "security": [{"apiKey": []}],

@@ -86,8 +86,9 @@ class Call:
     def param(self, name: str) -> str:
         return self.request.match_info[name]
 
-    async def body(self, into: type[T]) -> T:
-        """The JSON body decoded as `into`; 400 naming the field, 413 over the limit."""
+    async def body(self, into: type[T], *, default: T | None = None) -> T:
+        """The JSON body decoded as `into`; 400 naming the field, 413 over the limit. An
+        empty body is `default` when there is one (a body whose every field is optional)."""
         length = self.request.content_length
         if length is not None and length > self.gate.max_body_bytes:
             raise TooLarge(f"request body is larger than {self.gate.max_body_bytes} bytes")
@@ -96,6 +97,8 @@ class Call:
         except web.HTTPRequestEntityTooLarge:
             raise TooLarge(f"request body is larger than {self.gate.max_body_bytes} bytes") from None
         if not raw.strip():
+            if default is not None:
+                return default
             raise InvalidInput("request body must be a JSON object")
         return decode(raw, into)
 
@@ -131,6 +134,10 @@ class Route:
     responses: dict[int, Any] = field(default_factory=dict)  # status -> response type (None: no body)
     errors: tuple[int, ...] = ()
     body_media_type: str = "application/json"
+    body_required: bool = True  # False: an empty body means the defaults
+    # True: a viewer link's guest may call it too, with `?ticket=<room ticket>` for the
+    # route's `{roomId}` instead of an API key (a link in a page cannot send headers).
+    room_ticket: bool = False
     query: type | None = None  # a Struct whose fields are the query parameters
 
 
@@ -158,7 +165,10 @@ def serve_route(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRes
         gate = request.app[GATE]
         context = RequestContext(trace_id=trace_id_var.get(), client_ip=client_address(request, gate.trust_proxy))
         call = Call(request=request, gate=gate, context=context)
-        if route.access is not Access.PUBLIC:
+        ticket = request.query.get("ticket") if route.room_ticket else None
+        if ticket and route.access is not Access.PUBLIC and "x-api-key" not in request.headers:
+            await admit_room_guest(call, ticket)
+        elif route.access is not Access.PUBLIC:
             call.tenant = await gate.keys.resolve(request.headers.get("x-api-key"), context)
             call.context = msgspec.structs.replace(context, tenant_id=call.tenant.tenant_id, plan=call.tenant.plan)
             token = bearer_token(request.headers.get("Authorization"))
@@ -172,6 +182,15 @@ def serve_route(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRes
         return await route.handler(call)
 
     return handle
+
+
+async def admit_room_guest(call: Call, ticket: str) -> None:
+    """A viewer link's guest, for the room its ticket names (the route's `roomId`) only."""
+    claims = await call.gate.tokens.verify_room_ticket(ticket, call.context)
+    if claims.room_id != call.request.match_info.get("roomId"):
+        raise Forbidden(f"this link is for room {claims.room_id} only", field="ticket")
+    call.tenant = TenantAccess(tenant_id=claims.tenant_id, tenant_name="", plan=claims.plan)
+    call.context = msgspec.structs.replace(call.context, tenant_id=claims.tenant_id, plan=claims.plan)
 
 
 def error_response(error: ServiceError) -> web.Response:

@@ -7,13 +7,20 @@ the sender's name and role from the node. The seed's "Meet APIs socket" has the 
 URL, so its `room.join` is served here as well, joining the same room as `join`.
 Every event, payload and acknowledgement: docs/realtime-events.md.
 
+A viewer link's guest (a socket that connected with a room ticket) opens, joins and
+`room.join`s its ticket's room only, and is a guest there (a viewer until approved). The
+host's `room:end` ends the webinar: the node tells the room and drops everyone; a room
+made with POST /room/create then stays ended (the meetings service keeps when), and every
+way back in answers "this webinar has ended".
+
 Every acknowledgement carries a value (the seed's clients read `data.error` from each),
 and a missing payload is an empty one. A socket is in one room at a time; which room and
-which node it is on are kept here, per socket, after `join`. What nodes push (new
-producers, closed consumers, peers joining and leaving) arrives on one NATS subject that
-the gateway processes share as a queue group, so each push is relayed once, then
-emitted to the room's Socket.IO room, which the client manager fans out to every
-gateway process.
+which node it is on are kept here, per socket, after `join`, until the socket leaves or
+the node says it no longer has the socket in the room (the host removed it, ended the
+webinar, or its browser went). What nodes push (new producers, closed consumers, peers
+joining and leaving) arrives on one NATS subject that the gateway processes share as a
+queue group, so each push is relayed once, then emitted to the room's Socket.IO room,
+which the client manager fans out to every gateway process.
 """
 
 import asyncio
@@ -31,7 +38,8 @@ from aiohttp import web
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from webinar_contracts import Conflict, InvalidInput, NotFound, RequestContext, ServiceError, Unavailable
+from gateway.sockets import check_room_ticket
+from webinar_contracts import Conflict, Forbidden, InvalidInput, NotFound, RequestContext, ServiceError, Unavailable
 from webinar_contracts import media as contract
 from webinar_contracts import meetings as meetings_contract
 from webinar_contracts.media import (
@@ -213,6 +221,7 @@ class SfuSocket:
             "videoResumed": self.video_resumed,
             "screen:shared": self.screen_shared,
             "screen:stopped": self.screen_stopped,
+            "room:end": self.end_room,
             # the Meet APIs socket
             "room.join": self.meet_join,
         }
@@ -257,35 +266,72 @@ class SfuSocket:
         self, sid: str, endpoint: "contract.NodeEndpoint[Any, Any]", build: Callable[[Membership], msgspec.Struct]
     ) -> Any:
         membership = self._membership(sid)
-        return await self.bus.request(
-            endpoint.at(membership.node_id), build(membership), context=await self._context(sid)
-        )
+        try:
+            return await self.bus.request(
+                endpoint.at(membership.node_id), build(membership), context=await self._context(sid)
+            )
+        except NotFound as error:
+            if error.field != "room_id":
+                raise
+            # The node no longer has the socket in the room (the host removed it or ended the
+            # webinar, or its browser went): it is in no room here either, as if it never joined.
+            await self._forget(sid, membership)
+            raise NotFound(f"{NOT_IN_A_ROOM}: join one first", field="room_id") from None
+
+    async def _forget(self, sid: str, membership: Membership) -> None:
+        if self._members.get(sid) is membership:
+            del self._members[sid]
+        with contextlib.suppress(KeyError, ValueError):
+            await self.server.leave_room(sid, membership.socket_room)
+
+    async def _guest(self, sid: str, room_id: str) -> bool:
+        """Whether the socket is a viewer link's guest; refused when the link is for another room."""
+        session = await self.server.get_session(sid)
+        check_room_ticket(session, room_id)
+        return session.get("room_ticket") is not None
 
     # --- events ---
 
     async def create_room(self, sid: str, payload: dict[str, Any]) -> Any:
         request = convert(payload, CreateRoomPayload)
+        guest = await self._guest(sid, request.room_id)
         context = await self._context(sid)
         try:
-            created = await self._place_and_create(request.room_id, sid, context)
+            created = await self._place_and_create(request.room_id, sid, context, guest=guest)
         except (Conflict, Unavailable):
             # The room moved, or its node went, between placing and creating: place it again.
-            created = await self._place_and_create(request.room_id, sid, context)
+            created = await self._place_and_create(request.room_id, sid, context, guest=guest)
         return request.room_id if created else "already exists"
 
-    async def _place_and_create(self, room_id: str, sid: str, context: RequestContext) -> bool:
+    async def _place_and_create(self, room_id: str, sid: str, context: RequestContext, *, guest: bool) -> bool:
         placement = await self.bus.request(
             contract.PLACE_ROOM, contract.PlaceRoom(room_id=room_id, create=True), context=context
         )
         created = await self.bus.request(
             contract.NODE_CREATE_ROOM.at(placement.node_id),
-            contract.CreateRoom(room_id=room_id, peer_id=sid),
+            contract.CreateRoom(room_id=room_id, peer_id=sid, guest=guest),
             context=context,
         )
         return created.created
 
+    async def _room_missing(self, room_id: str, context: RequestContext) -> ServiceError:
+        """Why a room is open nowhere: its host ended it (the meetings service keeps when), or
+        nobody opened it."""
+        try:
+            details = await self.bus.request(
+                meetings_contract.GET_ROOM, meetings_contract.GetRoom(room_id=room_id), context=context
+            )
+        except ServiceError as error:
+            if not isinstance(error, NotFound):
+                log.warning("could not ask whether a room ended", extra={"room_id": room_id, "error": error.message})
+            details = None
+        if details is not None and details.ended_at is not None:
+            return Forbidden(contract.WEBINAR_ENDED, field="room_id")
+        return NotFound("room does not exist", field="room_id")
+
     async def join(self, sid: str, payload: dict[str, Any]) -> Any:
         request = convert(payload, JoinPayload)
+        guest = await self._guest(sid, request.room_id)
         context = await self._context(sid)
         async with self._lock(sid):
             if sid in self._members:
@@ -295,7 +341,7 @@ class SfuSocket:
                     contract.PLACE_ROOM, contract.PlaceRoom(room_id=request.room_id), context=context
                 )
             except NotFound:
-                raise NotFound("room does not exist", field="room_id") from None
+                raise await self._room_missing(request.room_id, context) from None
             session = await self.server.get_session(sid)
             join = contract.JoinRoom(
                 room_id=request.room_id,
@@ -303,17 +349,23 @@ class SfuSocket:
                 name=request.name,
                 origin_host=session.get("origin_host") or "",
                 client_ip=session.get("client_ip"),
+                guest=guest,
             )
             try:
                 state = await self.bus.request(contract.NODE_JOIN.at(placement.node_id), join, context=context)
             except Unavailable:
                 # The room's node went between placing and joining (its peers went with it):
                 # open the room again where placement now puts it, and join there.
-                await self._place_and_create(request.room_id, sid, context)
+                await self._place_and_create(request.room_id, sid, context, guest=guest)
                 placement = await self.bus.request(
                     contract.PLACE_ROOM, contract.PlaceRoom(room_id=request.room_id), context=context
                 )
                 state = await self.bus.request(contract.NODE_JOIN.at(placement.node_id), join, context=context)
+            except NotFound as error:
+                if error.field != "room_id":
+                    raise
+                # It closed between placing and joining (emptied, or its host ended it).
+                raise await self._room_missing(request.room_id, context) from None
             membership = Membership(str(context.tenant_id), request.room_id, placement.node_id)
             self._members[sid] = membership
             await self.server.enter_room(sid, membership.socket_room)
@@ -556,29 +608,48 @@ class SfuSocket:
         )
         return msgspec.to_builtins(share)
 
+    async def end_room(self, sid: str, payload: dict[str, Any]) -> Any:
+        """`room:end` (the host's): the node records the end, tells the room `room:ended`, drops
+        every peer and closes the room; the relayed push then takes every socket out of it."""
+        await self._ask_node(sid, contract.NODE_END_ROOM, lambda m: contract.PeerCall(room_id=m.room_id, peer_id=sid))
+        membership = self._members.get(sid)
+        if membership is not None:
+            # Out of the room now; its Socket.IO room is left once `room:ended` is relayed.
+            del self._members[sid]
+            await self._keep_chat(sid, membership, await self._context(sid))
+        return "success"
+
     async def exit_room(self, sid: str, payload: dict[str, Any]) -> Any:
         async with self._lock(sid):
-            if sid not in self._members:
+            if sid not in self._members or not await self._leave(sid):
                 raise NotFound(NOT_IN_A_ROOM, field="room_id")
-            await self._leave(sid)
         return "successfully exited room"
 
-    async def _leave(self, sid: str) -> None:
-        """Take the socket out of its room here and on the node. The socket is out of the
-        room whatever the node says: a node that lost the peer, or died, holds nothing."""
+    async def _leave(self, sid: str) -> bool:
+        """Take the socket out of its room here and on the node; False when the node had no
+        such peer (the host removed it or ended the room, or its browser went). The socket is
+        out of the room whatever the node says: a node that lost the peer, or died, holds nothing."""
         membership = self._members.pop(sid)
         with contextlib.suppress(KeyError, ValueError):
             await self.server.leave_room(sid, membership.socket_room)
         context = await self._context(sid)
+        was_in = True
         try:
             await self.bus.request(
                 contract.NODE_EXIT.at(membership.node_id),
                 contract.PeerCall(room_id=membership.room_id, peer_id=sid),
                 context=context,
             )
-        except (NotFound, Unavailable) as error:
-            log.info("peer left a room its node no longer had", extra={"sid": sid, "reason": error.message})
-        # A leave is the room's activity: its chat is kept for the retention period from now.
+        except NotFound as error:
+            was_in = False
+            log.info("peer left a room its node no longer had it in", extra={"sid": sid, "reason": error.message})
+        except Unavailable as error:
+            log.info("peer left a room whose node is gone", extra={"sid": sid, "reason": error.message})
+        await self._keep_chat(sid, membership, context)
+        return was_in
+
+    async def _keep_chat(self, sid: str, membership: Membership, context: RequestContext) -> None:
+        # A leave (or the end) is the room's activity: its chat is kept for the retention period from now.
         try:
             await self.bus.request(
                 meetings_contract.KEEP_CHAT, meetings_contract.KeepChat(room_id=membership.room_id), context=context
@@ -615,6 +686,9 @@ class SfuSocket:
                 await self.server.emit(push.event, data, to=push.to_peer)
             else:
                 await self.server.emit(push.event, data, room=room, skip_sid=push.skip_peer)
+            if push.room_closed:
+                # Told: now nobody hears the room (in every gateway process, after the emit).
+                await self.server.close_room(room)
         except Exception:
             log.exception("relaying a media push failed", extra={"event": push.event})
 

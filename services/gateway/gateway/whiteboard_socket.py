@@ -2,7 +2,8 @@
 whiteboard events are relayed over the bus to the whiteboard service (which keeps each
 room's board) and, once it took them, to the rest of the room.
 
-Sockets connect as on /socket.io (API key, optional user token: the same connect handler).
+Sockets connect as on /socket.io (API key, optional user token: the same connect handler;
+a viewer link's guest, with a room ticket, reaches its room's board only).
 Each event's payload is the seed's `{type, msg: {...}}` (a bare `msg` is taken too). A
 socket joins a board's room with the first event naming `room_id`; a later event naming
 another room moves it there. Acknowledgements carry the answer or `{error}`.
@@ -33,7 +34,7 @@ from aiohttp import web
 
 from gateway.access import ApiKeyAuthority, TokenVerifier
 from gateway.socket_fanout import NatsClientManager
-from gateway.sockets import create_socket_server
+from gateway.sockets import check_room_ticket, create_socket_server
 from webinar_contracts import InvalidInput, RequestContext, ServiceError, TooLarge
 from webinar_contracts import whiteboard as contract
 from webinar_contracts.plans import Plan
@@ -136,6 +137,7 @@ class WhiteboardSocket:
             if current is None:
                 raise InvalidInput("room_id is required (the socket is in no whiteboard room yet)", field="room_id")
             return current.split(":", 2)[2], current
+        check_room_ticket(await self.server.get_session(sid), named)  # a viewer link's guest: its room's board only
         room = board_room(context.require_tenant(), named)
         if room != current:
             if current is not None:

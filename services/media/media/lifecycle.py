@@ -15,6 +15,7 @@ class CloseReason(StrEnum):
     """Why an object closed; carried down the ownership tree to every child it closes."""
 
     REQUESTED = "requested"  # its owner asked (exitRoom, producerClosed, an API call)
+    ROOM_ENDED = "room ended"  # the host ended the webinar (room:end)
     WORKER_CLOSED = "worker closed"
     ROUTER_CLOSED = "router closed"
     TRANSPORT_CLOSED = "transport closed"

@@ -20,8 +20,9 @@ from media.rooms import ProducePolicy, PushSink, Room, RoomKey
 from media.router import Worker
 from media.tasks import TaskSet
 from media.transport import WebRtcTransport
-from webinar_contracts import NotFound, Unavailable
+from webinar_contracts import Forbidden, NotFound, Unavailable
 from webinar_contracts.media import (
+    WEBINAR_ENDED,
     DtlsParameters,
     MediaKind,
     NodeRecord,
@@ -38,15 +39,21 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, kw_only=True)
 class RoomDescription:
-    """What the meetings service knows of a room id: its type and its meeting's hosts."""
+    """What the meetings service knows of a room id: its type, its meeting's hosts, and
+    whether its host ended it (then it is never opened again)."""
 
     type: RoomType | None
     host_user_ids: tuple[str, ...] = ()
+    ended: bool = False
 
 
 class RoomDirectory(Protocol):
     async def describe(self, key: RoomKey) -> RoomDescription | None:
         """The room as POST /room/create made it, or None when it is not such a room."""
+        ...
+
+    async def record_end(self, key: RoomKey) -> None:
+        """Record that the host ended the room (made with POST /room/create) for good."""
         ...
 
 
@@ -108,25 +115,30 @@ class MediaNode:
 
     # --- rooms ---
 
-    async def create_room(self, key: RoomKey, *, peer_id: str, user_id: str | None) -> bool:
-        """Open the room here unless it is open already; True when this call opened it."""
+    async def create_room(self, key: RoomKey, *, peer_id: str, user_id: str | None, guest: bool = False) -> bool:
+        """Open the room here unless it is open already; True when this call opened it. A
+        guest (a viewer link's) opening a room does not host it; the first caller that is no
+        guest hosts a room with no host yet. A room its host ended is not opened again."""
         if key in self._rooms:
-            return False
+            return self._open_already(self._rooms[key], peer_id=peer_id, user_id=user_id, guest=guest)
         lock, waiting = self._creating.get(key, (asyncio.Lock(), 0))
         self._creating[key] = (lock, waiting + 1)
         try:
             async with lock:
                 if key in self._rooms:
-                    return False
+                    return self._open_already(self._rooms[key], peer_id=peer_id, user_id=user_id, guest=guest)
                 if self._closed:
                     raise Unavailable("this media node is shutting down; try again")
                 description = await self._directory.describe(key)
+                if description is not None and description.ended:
+                    await self._release_placement(key)
+                    raise Forbidden(WEBINAR_ENDED, field="room_id")
                 await self._claims.claim(key)
                 policy = ProducePolicy(
                     room_type=description.type if description else None,
                     host_user_ids=description.host_user_ids if description else (),
-                    creator_peer_id=peer_id,
-                    creator_user_id=user_id,
+                    creator_peer_id=None if guest else peer_id,
+                    creator_user_id=None if guest else user_id,
                 )
                 room = Room(
                     key=key,
@@ -148,6 +160,19 @@ class MediaNode:
                 del self._creating[key]
             else:
                 self._creating[key] = (lock, waiting - 1)
+
+    def _open_already(self, room: Room, *, peer_id: str, user_id: str | None, guest: bool) -> bool:
+        if room.ending:
+            raise Forbidden(WEBINAR_ENDED, field="room_id")
+        if not guest:
+            room.adopt_host(user_id=user_id, peer_id=peer_id)
+        return False
+
+    async def _release_placement(self, key: RoomKey) -> None:
+        try:
+            await self._claims.release(key)
+        except Exception:
+            logger.exception("room %s: could not release its placement", key.room_id)
 
     def _room_empty(self, room: Room) -> None:
         self._cancel_empty_timer(room.key)
@@ -173,18 +198,17 @@ class MediaNode:
             del self._rooms[room.key]
         self._cancel_empty_timer(room.key)
         await room.close(reason)
-        try:
-            await self._claims.release(room.key)
-        except Exception:
-            logger.exception("room %s: could not release its placement", room.id)
+        await self._release_placement(room.key)
         self._claims.load_changed()
         logger.info("room %s closed", room.id)
 
     # --- the seed's SFU calls, for one peer of one room ---
 
-    async def join(self, key: RoomKey, *, peer_id: str, name: str, user_id: str | None) -> RoomState:
+    async def join(
+        self, key: RoomKey, *, peer_id: str, name: str, user_id: str | None, guest: bool = False
+    ) -> RoomState:
         room = self.room(key)
-        await room.join(peer_id=peer_id, name=name, user_id=user_id)
+        await room.join(peer_id=peer_id, name=name, user_id=user_id, guest=guest)
         self._cancel_empty_timer(key)
         self._claims.load_changed()
         return room.state()
@@ -195,6 +219,22 @@ class MediaNode:
             raise NotFound("not currently in a room", field="room_id")
         await room.leave(peer_id)
         self._claims.load_changed()
+
+    async def end_room(self, key: RoomKey, *, peer_id: str) -> None:
+        """The host ends the webinar (`room:end`): nobody joins from now on; a room made with
+        POST /room/create is recorded as ended (before anything closes, so that it cannot be
+        opened again meanwhile); everyone hears `room:ended` and is out; the room closes. A
+        room opened on the socket just closes (and may be opened again)."""
+        room, host = self._peer(key, peer_id)
+        room.begin_end(host)
+        if room.policy.room_type is not None:
+            try:
+                await self._directory.record_end(key)
+            except BaseException:
+                room.cancel_end()
+                raise
+        room.announce_end(host)
+        await self._close_room(room, CloseReason.ROOM_ENDED)
 
     def room_state(self, key: RoomKey, *, peer_id: str) -> RoomState:
         room, _ = self._peer(key, peer_id)

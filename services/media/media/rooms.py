@@ -1,10 +1,11 @@
 """Rooms: one router per room, the peers in it, and the rules of who may do what.
 
 A room answers the seed's SFU events for its peers, and the room controls: co-host
-requests and answers, demoting, muting and removing (the host's), pausing video, and
-one screen share at a time. What other sockets must hear (`newProducers`,
-`consumerClosed`, peers joining and leaving, roles changing, ...: docs/realtime-events.md)
-it hands to a PushSink, which the node sends over the bus to the gateways.
+requests and answers, demoting, muting and removing (the host's), pausing video, one
+screen share at a time, and ending the webinar (the host's: everyone is told, then out).
+What other sockets must hear (`newProducers`, `consumerClosed`, peers joining and
+leaving, roles changing, ...: docs/realtime-events.md) it hands to a PushSink, which the
+node sends over the bus to the gateways.
 
 A room also keeps its sessions (a session runs from the first peer's join to the last
 one's leave, or to the room closing; a room hosts many over time) and hands their facts
@@ -19,6 +20,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
+
+import msgspec
 
 from media.consumer import Consumer
 from media.lifecycle import CloseReason
@@ -38,10 +41,12 @@ from webinar_contracts.media import (
     PEER_JOINED,
     PEER_LEFT,
     ROLE_CHANGED,
+    ROOM_ENDED,
     SCREEN_SHARED,
     SCREEN_STOPPED,
     VIDEO_PAUSED,
     VIDEO_RESUMED,
+    WEBINAR_ENDED,
     MediaKind,
     PeerRole,
     ProducerInfo,
@@ -66,6 +71,8 @@ logger = logging.getLogger(__name__)
 OPEN_ROOM_TYPES: frozenset[str] = frozenset({"meeting", "conference"})
 # Who answers co-host requests.
 MODERATORS: frozenset[str] = frozenset({"host", "co-host"})
+# Who may produce.
+PRODUCERS: frozenset[str] = MODERATORS | {"participant"}
 # `appData.type` of a screen producer (the seed's clients send "camera", "mic", "screen").
 SCREEN = "screen"
 # The session type of a room opened on the socket (no type from the meetings service).
@@ -83,13 +90,15 @@ class RoomKey:
 @dataclass(frozen=True, kw_only=True)
 class Push:
     """An event for sockets of the room: one peer, or all but `skip_peer`. `leave_peer`
-    names a peer the room dropped by itself, whose socket must stop hearing the room."""
+    names a peer the room dropped by itself, whose socket must stop hearing the room;
+    `room_closed` says the room closes with this event: every socket leaves it once told."""
 
     event: str
     data: Any
     to_peer: str | None = None
     skip_peer: str | None = None
     leave_peer: str | None = None
+    room_closed: bool = False
 
 
 class PushSink(Protocol):
@@ -128,12 +137,14 @@ def _new_id() -> str:
 
 
 class ProducePolicy:
-    """Who may produce in a room: everyone in meeting and conference rooms; in webinar and
-    live rooms, and in rooms created on the socket, the hosts and approved co-hosts. Who
-    the host removed stays out.
+    """Who may produce in a room: everyone in meeting and conference rooms but a viewer
+    link's guests; in webinar and live rooms, and in rooms created on the socket, the hosts
+    and approved co-hosts. Who the host removed stays out.
 
     The hosts are the meeting's hosts (from the meetings service) or, when the room has
-    none (it was created on the socket, or no meeting names it), whoever created it here.
+    none (it was created on the socket, or no meeting names it), whoever created it here;
+    a guest opening such a room does not host it: the first socket that is no guest and
+    asks to open it (`createRoom`) does.
     """
 
     def __init__(
@@ -156,10 +167,31 @@ class ProducePolicy:
         self.cohost_peer_ids: set[str] = set()
         self.banned_user_ids: set[str] = set()
         self.banned_peer_ids: set[str] = set()
+        self.guest_peer_ids: set[str] = set()
 
     @property
     def open(self) -> bool:
         return self.room_type in OPEN_ROOM_TYPES
+
+    @property
+    def has_host(self) -> bool:
+        return bool(self.host_user_ids or self.host_peer_ids)
+
+    def adopt_host(self, *, user_id: str | None, peer_id: str) -> bool:
+        """Make the caller the host of a room that has none (a guest opened it); True when it did."""
+        if self.has_host:
+            return False
+        if user_id:
+            self.host_user_ids.add(user_id)
+        self.host_peer_ids.add(peer_id)
+        return True
+
+    def mark_guest(self, peer_id: str) -> None:
+        """The socket holds a viewer link's ticket: it views, in every type of room, until approved."""
+        self.guest_peer_ids.add(peer_id)
+
+    def is_guest(self, peer_id: str) -> bool:
+        return peer_id in self.guest_peer_ids
 
     def approve_cohost(self, *, user_id: str | None = None, peer_id: str | None = None) -> None:
         """Let a user (any of their sockets) or one socket produce, as a co-host."""
@@ -190,10 +222,10 @@ class ProducePolicy:
             return "host"
         if peer_id in self.cohost_peer_ids or (user_id is not None and user_id in self.cohost_user_ids):
             return "co-host"
-        return "participant" if self.open else "viewer"
+        return "participant" if self.open and not self.is_guest(peer_id) else "viewer"
 
     def may_produce(self, *, user_id: str | None, peer_id: str) -> bool:
-        return self.open or self.role_of(user_id=user_id, peer_id=peer_id) in MODERATORS
+        return self.role_of(user_id=user_id, peer_id=peer_id) in PRODUCERS
 
     def check_may_produce(self, *, user_id: str | None, peer_id: str) -> None:
         if self.may_produce(user_id=user_id, peer_id=peer_id):
@@ -234,6 +266,8 @@ class Room:
         self._arrivals: dict[str, Arrival] = {}
         self.session: RoomSession | None = None
         self.closed = False
+        # The host is ending the webinar: nobody joins any more (it closes next).
+        self.ending = False
 
     @property
     def id(self) -> str:
@@ -279,15 +313,20 @@ class Room:
         if not self.closed:
             self._arrivals[peer_id] = arrival
 
-    async def join(self, *, peer_id: str, name: str, user_id: str | None) -> Peer:
-        """Add the socket's peer (a socket joining again leaves first, in the same session)."""
+    async def join(self, *, peer_id: str, name: str, user_id: str | None, guest: bool = False) -> Peer:
+        """Add the socket's peer (a socket joining again leaves first, in the same session).
+        A guest (a viewer link's) views until a host approves it as a co-host."""
         arrival = self._arrivals.pop(peer_id, None) or Arrival()
+        if self.ending:
+            raise Forbidden(WEBINAR_ENDED, field="room_id")
         if self.closed:
             raise NotFound("room does not exist", field="room_id")
         if self.policy.is_banned(user_id=user_id, peer_id=peer_id):
             raise Forbidden("you were removed from this room by its host", field="room_id")
         if peer_id in self._peers:
             await self._leave(peer_id, CloseReason.REQUESTED, removed=False, rejoining=True)
+        if guest:
+            self.policy.mark_guest(peer_id)
         peer = Peer(
             id=peer_id,
             name=name,
@@ -346,11 +385,18 @@ class Room:
     def producers_for(self, peer_id: str) -> list[ProducerInfo]:
         """Every producer in the room but the asking peer's own."""
         return [
-            ProducerInfo(producer_id=producer_id, producer_socket_id=peer.id)
+            _producer_info(peer, producer)
             for peer in self._peers.values()
             if peer.id != peer_id
-            for producer_id in peer.producers
+            for producer in peer.producers.values()
         ]
+
+    def producer_owner(self, producer_id: str) -> Peer:
+        """The peer that produces `producer_id`."""
+        for peer in self._peers.values():
+            if producer_id in peer.producers:
+                return peer
+        raise NotFound(f"no producer {producer_id} in this room", field="producerId")
 
     async def create_transport(self, peer: Peer, *, force_tcp: bool = False) -> WebRtcTransport:
         if force_tcp:
@@ -384,11 +430,7 @@ class Room:
         peer.add_producer(producer)
         logger.info("room %s: peer %s produces %s (%s)", self.id, peer.id, kind, producer.id)
         self._push(
-            Push(
-                event=NEW_PRODUCERS,
-                data=[{"producer_id": producer.id, "producer_socket_id": peer.id}],
-                skip_peer=peer.id,
-            )
+            Push(event=NEW_PRODUCERS, data=[msgspec.to_builtins(_producer_info(peer, producer))], skip_peer=peer.id)
         )
         if sharing_screen and not producer.closed:
             self._screen = (peer, producer)
@@ -511,7 +553,7 @@ class Room:
         """A viewer asks to become a co-host: the hosts and co-hosts in the room hear it."""
         if peer.role in MODERATORS:
             raise Conflict(f"you are {'the host' if peer.role == 'host' else 'a co-host'} already", field="room_id")
-        if self.policy.open:
+        if peer.role == "participant":
             raise Conflict(
                 f"everyone may produce in a {self.policy.room_type} room: there is nothing to ask", field="room_id"
             )
@@ -578,6 +620,34 @@ class Room:
         self._push(Push(event=PARTICIPANT_REMOVED, data={**_peer_event(target), "by": host.name}))
         await self.leave(target.id, removed=True)
         return target
+
+    def adopt_host(self, *, user_id: str | None, peer_id: str) -> bool:
+        """A socket that is no guest asks to open a room a guest opened: it hosts it (and the
+        room hears its new role if it is in already). True when it became the host."""
+        if not self.policy.adopt_host(user_id=user_id, peer_id=peer_id):
+            return False
+        logger.info("room %s: peer %s hosts it (a guest opened it)", self.id, peer_id)
+        self._refresh_roles()
+        return True
+
+    # --- ending the webinar ---
+
+    def begin_end(self, host: Peer) -> None:
+        """The host ends the webinar: from now on nobody joins. The room closes next."""
+        if host.role != "host":
+            raise Forbidden("only the host may end the webinar", field="room_id")
+        if self.ending:
+            raise Forbidden(WEBINAR_ENDED, field="room_id")
+        self.ending = True
+        logger.info("room %s: host %s ends the webinar", self.id, host.id)
+
+    def cancel_end(self) -> None:
+        """The end could not be recorded: the webinar goes on."""
+        self.ending = False
+
+    def announce_end(self, host: Peer) -> None:
+        """Tell everyone in the room that the host ended it; every socket then leaves the room."""
+        self._push(Push(event=ROOM_ENDED, data={"room_id": self.id, "by": host.name}, room_closed=True))
 
     # --- closing ---
 
@@ -662,6 +732,10 @@ class Room:
             return
         logger.info("room %s: session %s ended", self.id, session.id)
         self._record(SessionEnded(session_id=session.id, ended_at=self._clock()))
+
+
+def _producer_info(peer: Peer, producer: Producer) -> ProducerInfo:
+    return ProducerInfo(producer_id=producer.id, producer_socket_id=peer.id, app_data=dict(producer.app_data))
 
 
 def _peer_event(peer: Peer) -> dict[str, str]:

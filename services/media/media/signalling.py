@@ -1,6 +1,6 @@
 """The node's side of the bus: its per-node subjects -> MediaNode calls, pushes out to
 the gateways, session facts out to JetStream (for the analytics), and the meetings
-service asked what kind of room an id names."""
+service asked what kind of room an id names (and told when its host ended it)."""
 
 import asyncio
 import contextlib
@@ -63,7 +63,8 @@ def _key(room_id: str, context: RequestContext) -> RoomKey:
 
 
 class MeetingsRooms:
-    """Asks the meetings service (over the bus) what a room id names."""
+    """Asks the meetings service (over the bus) what a room id names, and tells it when the
+    host ended a room."""
 
     def __init__(self, bus: Bus) -> None:
         self._bus = bus
@@ -78,7 +79,19 @@ class MeetingsRooms:
             return None
         # A type this node does not know is treated as the strictest: hosts alone produce.
         room_type = ROOM_TYPES.get(details.type, "webinar")
-        return RoomDescription(type=room_type, host_user_ids=tuple(details.host_ids))
+        return RoomDescription(
+            type=room_type, host_user_ids=tuple(details.host_ids), ended=details.ended_at is not None
+        )
+
+    async def record_end(self, key: RoomKey) -> None:
+        context = RequestContext(tenant_id=key.tenant_id)
+        try:
+            await self._bus.request(
+                meetings_contract.END_ROOM, meetings_contract.EndRoom(room_id=key.room_id), context=context
+            )
+        except NotFound:
+            # Its record went since the room opened: there is nothing left to keep it ended.
+            logger.warning("room %s ended, but the meetings service no longer knows it", key.room_id)
 
 
 class BusSessions:
@@ -198,6 +211,7 @@ class BusPushes:
             to_peer=push.to_peer,
             skip_peer=push.skip_peer,
             leave_peer=push.leave_peer,
+            room_closed=push.room_closed,
         )
         try:
             self._queue.put_nowait(message)
@@ -236,7 +250,7 @@ class NodeHandlers:
 
     async def create_room(self, request: CreateRoom, context: RequestContext) -> RoomCreated:
         created = await self.node.create_room(
-            _key(request.room_id, context), peer_id=request.peer_id, user_id=context.user_id
+            _key(request.room_id, context), peer_id=request.peer_id, user_id=context.user_id, guest=request.guest
         )
         return RoomCreated(created=created)
 
@@ -244,7 +258,9 @@ class NodeHandlers:
         key = _key(request.room_id, context)
         arrival = Arrival(origin_host=request.origin_host, client_ip=request.client_ip)
         self.node.room(key).expect_arrival(request.peer_id, arrival)
-        return await self.node.join(key, peer_id=request.peer_id, name=request.name, user_id=context.user_id)
+        return await self.node.join(
+            key, peer_id=request.peer_id, name=request.name, user_id=context.user_id, guest=request.guest
+        )
 
     async def room_info(self, request: PeerCall, context: RequestContext) -> RoomState:
         return self.node.room_state(_key(request.room_id, context), peer_id=request.peer_id)
@@ -287,13 +303,15 @@ class NodeHandlers:
         return Produced(producer_id=producer.id)
 
     async def consume(self, request: Consume, context: RequestContext) -> Consumed:
+        key = _key(request.room_id, context)
         consumer = self.node.consume(
-            _key(request.room_id, context),
+            key,
             peer_id=request.peer_id,
             transport_id=request.transport_id,
             producer_id=request.producer_id,
             rtp_capabilities=request.rtp_capabilities,
         )
+        owner = self.node.room(key).producer_owner(consumer.producer_id)
         return Consumed(
             producer_id=consumer.producer_id,
             id=consumer.id,
@@ -301,6 +319,8 @@ class NodeHandlers:
             rtp_parameters=consumer.rtp_parameters,
             type=consumer.type,
             producer_paused=consumer.producer_paused,
+            app_data=dict(owner.producers[consumer.producer_id].app_data),
+            peer_id=owner.id,
         )
 
     async def resume_consumer(self, request: ResumeConsumer, context: RequestContext) -> Empty:
@@ -367,6 +387,10 @@ class NodeHandlers:
         room, peer = self._caller(request.room_id, request.peer_id, context)
         return room.stop_screen_share(peer)
 
+    async def end_room(self, request: PeerCall, context: RequestContext) -> Empty:
+        await self.node.end_room(_key(request.room_id, context), peer_id=request.peer_id)
+        return Empty()
+
     def routes(self) -> list[tuple[contract.NodeEndpoint[Any, Any], RequestHandler[Any, Any]]]:
         return [
             (contract.NODE_CREATE_ROOM, self.create_room),
@@ -391,6 +415,7 @@ class NodeHandlers:
             (contract.NODE_PAUSE_VIDEO, self.pause_video),
             (contract.NODE_SCREEN_SHARE, self.screen_share),
             (contract.NODE_STOP_SCREEN, self.stop_screen),
+            (contract.NODE_END_ROOM, self.end_room),
         ]
 
 

@@ -199,11 +199,17 @@ async def test_a_peer_leaving_closes_what_it_holds_and_its_viewers_hear_consumer
     assert [(p.id, p.role) for p in state.peers] == [("host", "host"), ("viewer", "viewer")]
     send = await node.create_transport(KEY, peer_id="host")
     producer = node.produce(
-        KEY, peer_id="host", transport_id=send.id, kind="video", rtp_parameters=screen(fixture_json), app_data={}
+        KEY,
+        peer_id="host",
+        transport_id=send.id,
+        kind="video",
+        rtp_parameters=screen(fixture_json),
+        app_data={"type": "camera"},
     )
-    assert pushes.events("newProducers")[-1].data == [{"producer_id": producer.id, "producer_socket_id": "host"}]
+    announced = {"producer_id": producer.id, "producer_socket_id": "host", "appData": {"type": "camera"}}
+    assert pushes.events("newProducers")[-1].data == [announced]
     assert pushes.events("newProducers")[-1].skip_peer == "host"
-    assert node.producers_for(KEY, peer_id="viewer")[0].producer_id == producer.id
+    assert msgspec.to_builtins(node.producers_for(KEY, peer_id="viewer")) == [announced]
     assert node.producers_for(KEY, peer_id="host") == []
     receive = await node.create_transport(KEY, peer_id="viewer")
     consumer = node.consume(

@@ -45,6 +45,7 @@ async def wire(service: Service, config: MeetingsConfig) -> None:
     await service.serve(contract.GET_MEETING, handlers.get_meeting)
     await service.serve(contract.CREATE_ROOM, handlers.create_room)
     await service.serve(contract.GET_ROOM, handlers.get_room)
+    await service.serve(contract.END_ROOM, handlers.end_room)
     await service.serve(contract.CREATE_MEETING, handlers.create_meeting)
     await service.serve(contract.UPDATE_MEETING, handlers.update_meeting)
     await service.serve(contract.LIST_MEETINGS, handlers.list_meetings)

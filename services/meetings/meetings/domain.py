@@ -70,6 +70,7 @@ class StoredRoom:
     name: str
     type: str
     p2p: bool
+    ended_at: datetime | None = None  # when its host ended the webinar: it is never opened again
 
 
 def validate_room(request: CreateRoom, tenant_id: str) -> NewRoom:

@@ -44,6 +44,7 @@ from webinar_contracts.meetings import (
     CreateRoom,
     DeleteChatMessage,
     DeleteRoomFiles,
+    EndRoom,
     FileChunk,
     FileDetails,
     FilesDeleted,
@@ -60,6 +61,7 @@ from webinar_contracts.meetings import (
     ReadFile,
     Room,
     RoomDetails,
+    RoomEnded,
     SendChatMessage,
     StoredFile,
     UpdateMeeting,
@@ -138,7 +140,17 @@ class MeetingsHandlers:
         if room is None:
             raise NotFound("no such room", field="roomId")
         host_ids = await self.store.room_host_ids(tenant_id, room.id)
-        return RoomDetails(id=room.id, name=room.name, type=room.type, host_ids=host_ids)
+        return RoomDetails(id=room.id, name=room.name, type=room.type, host_ids=host_ids, ended_at=room.ended_at)
+
+    async def end_room(self, request: EndRoom, context: RequestContext) -> RoomEnded:
+        """The host ended the room's webinar (the media node asks, before closing the room):
+        from now on it is not opened again. Ending it again changes nothing."""
+        tenant_id = context.require_tenant()
+        ended_at = await self.store.end_room(tenant_id, request.room_id, to_milliseconds(datetime.now(UTC)))
+        if ended_at is None:
+            raise NotFound("no such room", field="roomId")
+        log.info("room ended", extra={"room_id": request.room_id, "tenant_id": tenant_id})
+        return RoomEnded(room_id=request.room_id, ended_at=ended_at)
 
     # -- rooms and meetings --------------------------------------------------
 

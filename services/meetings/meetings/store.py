@@ -1,7 +1,8 @@
 """The only module of the meetings service that talks to MongoDB and Redis.
 
-MongoDB db `meetings`: `rooms`, `meetings` (listed per host newest first; linked to
-recordings by room), `files` (metadata of room files; the bytes are in a blob store).
+MongoDB db `meetings`: `rooms` (with `ended_at` once the host ended one), `meetings`
+(listed per host newest first; linked to recordings by room), `files` (metadata of room
+files; the bytes are in a blob store).
 Redis `meetings:chat:*`: each room's chat history and the senders' rate counters.
 Every query is scoped to a tenant.
 """
@@ -115,7 +116,27 @@ class MeetingsStore:
         doc = await self.rooms.find_one({"_id": oid, "tenant_id": tenant_id}) if oid else None
         if doc is None:
             return None
-        return StoredRoom(id=str(doc["_id"]), tenant_id=tenant_id, name=doc["name"], type=doc["type"], p2p=doc["p2p"])
+        return StoredRoom(
+            id=str(doc["_id"]),
+            tenant_id=tenant_id,
+            name=doc["name"],
+            type=doc["type"],
+            p2p=doc["p2p"],
+            ended_at=doc.get("ended_at"),
+        )
+
+    async def end_room(self, tenant_id: str, room_id: str, ended_at: datetime) -> datetime | None:
+        """Record that the room's webinar ended at `ended_at`, unless it ended before; when it
+        (first) ended, or None when there is no such room."""
+        oid = _object_id(room_id)
+        if oid is None:
+            return None
+        # `ended_at: None` matches a room never ended (the field is absent): the first end wins.
+        await self.rooms.update_one(
+            {"_id": oid, "tenant_id": tenant_id, "ended_at": None}, {"$set": {"ended_at": ended_at}}
+        )
+        doc = await self.rooms.find_one({"_id": oid, "tenant_id": tenant_id}, projection={"ended_at": 1})
+        return doc.get("ended_at") if doc else None
 
     async def room_host_ids(self, tenant_id: str, room_id: str) -> list[str]:
         """The hosts of the meetings held in the room."""

@@ -15,8 +15,10 @@ from webinar_contracts.meetings import (
     AttachFile,
     CreateMeeting,
     CreateRoom,
+    EndRoom,
     GetFile,
     GetMeeting,
+    GetRoom,
     MeetingChanges,
     PrepareUpload,
     ReadFile,
@@ -134,6 +136,17 @@ async def test_get_meeting_answers_other_services_within_the_tenant(handlers):
     for context, meeting_id in ((OTHER_TENANT, meeting.id), (TENANT, "0123456789abcdef01234567"), (TENANT, "x")):
         with pytest.raises(NotFound):
             await handlers.get_meeting(GetMeeting(meeting_id=meeting_id), context)
+
+
+async def test_an_ended_room_says_when_to_other_services(handlers):
+    room = await handlers.create_room(CreateRoom(name="Launch", type="webinar"), TENANT)
+    assert (await handlers.get_room(GetRoom(room_id=room.id), TENANT)).ended_at is None
+    ended = await handlers.end_room(EndRoom(room_id=room.id), TENANT)
+    again = await handlers.end_room(EndRoom(room_id=room.id), TENANT)
+    assert again.ended_at == ended.ended_at
+    assert (await handlers.get_room(GetRoom(room_id=room.id), TENANT)).ended_at == ended.ended_at
+    with pytest.raises(NotFound, match="no such room"):
+        await handlers.end_room(EndRoom(room_id=room.id), OTHER_TENANT)
 
 
 async def test_a_meeting_needs_a_host_the_directory_knows(handlers):

@@ -84,6 +84,19 @@ async def test_rooms_exist_only_in_their_tenant(store):
     assert not await store.room_exists("t1", "../../etc")
 
 
+async def test_a_room_ends_once_and_only_in_its_tenant(store):
+    room = await store.insert_room(
+        NewRoom(tenant_id="t1", name="Hall", type="webinar", max_participants=None, is_private=False), NOW
+    )
+    assert (await store.find_room("t1", room.id)).ended_at is None
+    assert await store.end_room("t2", room.id, NOW) is None
+    assert await store.end_room("t1", "not-an-id", NOW) is None
+    assert await store.end_room("t1", room.id, NOW) == NOW
+    # Ending it again keeps the first end.
+    assert await store.end_room("t1", room.id, NOW + timedelta(hours=1)) == NOW
+    assert (await store.find_room("t1", room.id)).ended_at == NOW
+
+
 async def test_files_one_name_per_room_and_removal_by_room(store):
     await store.insert_file(room_file("r1", "a_one.txt"))
     await store.insert_file(room_file("r1", "b_two.txt"))

@@ -1,4 +1,5 @@
-"""REST routes of the meetings service (seed: "Room Management", "Meeting Management", "File Upload").
+"""REST routes of the meetings service (seed: "Room Management", "Meeting Management", "File Upload"),
+and the room's viewer links (a room ticket from the auth service, for a room meetings knows).
 
 Files pass through the gateway without being held here. An upload: ask meetings for
 a ticket (the room exists; where to stage; the size limit), stream the multipart
@@ -13,6 +14,7 @@ each written to the client before the next is asked for.
 import logging
 import re
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
 
@@ -20,9 +22,17 @@ import msgspec
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from gateway.rest import Call, Route, json_response
-from webinar_contracts import InvalidInput, ServiceError, TooLarge
+from gateway.rest import Access, Call, Route, json_response
+from webinar_contracts import InvalidInput, NotFound, ServiceError, TooLarge
+from webinar_contracts import auth as auth_contract
 from webinar_contracts import meetings as contract
+from webinar_contracts.auth import (
+    ROOM_TICKET_DEFAULT_SECONDS,
+    ROOM_TICKET_MAX_SECONDS,
+    ROOM_TICKET_MIN_SECONDS,
+    IssueRoomTicket,
+    check_ticket_lifetime,
+)
 from webinar_contracts.meetings import (
     AttachFile,
     CreateMeeting,
@@ -31,6 +41,7 @@ from webinar_contracts.meetings import (
     FileDetails,
     FilesDeleted,
     GetFile,
+    GetRoom,
     ListMeetings,
     Meeting,
     MeetingChanges,
@@ -48,6 +59,8 @@ from webinar_runtime.logs import trace_id_var
 log = logging.getLogger("gateway.files")
 
 TRANSFER_CHUNK = 256 * 1024
+# The viewer page a viewer link opens (served by the gateway under /app).
+WATCH_PAGE = "/app/watch.html"
 # Time allowed for meetings to copy a staged upload, beyond the usual deadline.
 ATTACH_BYTES_PER_SECOND = 10_000_000
 _NOT_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -102,12 +115,53 @@ class FilesRemoved(msgspec.Struct, kw_only=True):
     msg: str = "Files deleted successfully!"
 
 
+class ViewerLinkRequest(msgspec.Struct, kw_only=True):
+    """The optional body of POST /room/:roomId/viewer-link."""
+
+    expires_in_seconds: Annotated[
+        int,
+        msgspec.Meta(
+            description=f"how long the link works: {ROOM_TICKET_MIN_SECONDS} to {ROOM_TICKET_MAX_SECONDS} seconds"
+        ),
+    ] = msgspec.field(name="expiresInSeconds", default=ROOM_TICKET_DEFAULT_SECONDS)
+
+
+class ViewerLink(msgspec.Struct, kw_only=True):
+    ticket: Annotated[str, msgspec.Meta(description="the room ticket: Socket.IO `auth: {ticket}` of a guest")]
+    expires_at: datetime = msgspec.field(name="expiresAt")
+    path: Annotated[str, msgspec.Meta(description="the viewer page with the room and ticket; prefix the origin")]
+
+
+class ViewerLinkCreated(msgspec.Struct, kw_only=True):
+    success: bool = True
+    data: ViewerLink
+
+
 # -- rooms and meetings --------------------------------------------------------------
 
 
 async def create_room(call: Call) -> web.Response:
     room = await call.ask(contract.CREATE_ROOM, await call.body(CreateRoom))
     return json_response(RoomCreated(data=room), 201)
+
+
+async def create_viewer_link(call: Call) -> web.Response:
+    """A link for viewers with no API key and no account: the room's page and a room ticket
+    (in the URL's fragment, which browsers do not send to servers)."""
+    room_id = call.param("roomId")
+    request = await call.body(ViewerLinkRequest, default=ViewerLinkRequest())
+    check_ticket_lifetime(request.expires_in_seconds)
+    try:
+        await call.ask(contract.GET_ROOM, GetRoom(room_id=room_id))
+    except NotFound:
+        raise NotFound("room not found", field="roomId") from None
+    issued = await call.ask(
+        auth_contract.ISSUE_ROOM_TICKET, IssueRoomTicket(room_id=room_id, expires_in=request.expires_in_seconds)
+    )
+    path = f"{WATCH_PAGE}?room={quote(room_id, safe='')}#ticket={issued.ticket}"
+    return json_response(
+        ViewerLinkCreated(data=ViewerLink(ticket=issued.ticket, expires_at=issued.expires_at, path=path)), 201
+    )
 
 
 async def create_meeting(call: Call) -> web.Response:
@@ -237,6 +291,11 @@ async def delete_room_files(call: Call) -> web.Response:
 ROUTES = [
     Route("POST", "/room/create", create_room, "meetings", "Create a room of this tenant",
           body=CreateRoom, responses={201: RoomCreated}, errors=(400, 413)),
+    Route("POST", "/room/{roomId}/viewer-link", create_viewer_link, "meetings",
+          "A link for viewers with no API key (a logged-in user asks): the viewer page and a room ticket for this "
+          "room only; `expiresInSeconds` 60 to 604800, default 86400",
+          access=Access.USER, body=ViewerLinkRequest, body_required=False, responses={201: ViewerLinkCreated},
+          errors=(400, 401, 404, 413)),
     Route("POST", "/meetings/create", create_meeting, "meetings",
           "Create a meeting hosted by a user of this tenant (with a bearer token: that user)",
           body=CreateMeeting, responses={201: MeetingCreated}, errors=(400, 403, 404, 413)),
@@ -253,8 +312,9 @@ ROUTES = [
     Route("GET", "/room/{roomId}/files/{filename}", get_file, "meetings", "Details of a file of a room",
           responses={200: FileRetrieved}, errors=(404,)),
     Route("GET", "/room/{roomId}/files/{filename}/download", download_file, "meetings",
-          "The bytes of a file of a room, as an attachment with its original name",
-          responses={200: None}, errors=(404,)),
+          "The bytes of a file of a room, as an attachment with its original name (a viewer link's guest: "
+          "`?ticket=<room ticket>` instead of the key)",
+          room_ticket=True, responses={200: None}, errors=(404,)),
     Route("DELETE", "/room/{roomId}/files", delete_room_files, "meetings",
           "Delete every file of a room (metadata and bytes); says how many",
           responses={200: FilesRemoved}, errors=(404,)),
