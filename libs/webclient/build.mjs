@@ -52,6 +52,7 @@ await build({
   format: 'esm',
   splitting: true,
   chunkNames: 'shared-[hash]',
+  minify: true,
 });
 for (const file of ['index.html', 'host.html', 'watch.html', 'app.css']) {
   await copyFile(join(here, 'app', file), join(app, file));

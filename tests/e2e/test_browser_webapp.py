@@ -21,9 +21,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, expect
 
 from e2e.browser import ARTIFACTS, REPO_ROOT, BrowserPages, on_session_loop
+from e2e.webapp import TILE_DECODED, new_context, open_viewer, screenshot, wait_true
 from webinar_devstack.chromium import CHROMIUM, CHROMIUM_ARGS
 from webinar_devstack.suite import Suite
 
@@ -34,8 +35,6 @@ pytestmark = [
 ]
 
 # Decoded video of a tile (its <video> has a size), by the tile's source.
-TILE_DECODED = """(source) => [...document.querySelectorAll(`.tile[data-source="${source}"] video`)]
-    .some((video) => !video.hidden && video.videoWidth > 0 && video.currentTime > 0)"""
 # Audio packets received from the host, at least `least`.
 AUDIO_RECEIVED = """async (least) => {
     const client = window.watchPage.webinar?.client;
@@ -72,32 +71,6 @@ async def speaking_browser(browser: Browser, tmp_path: Path) -> AsyncIterator[Br
     )
     yield launched
     await launched.close()
-
-
-async def new_context(browser: Browser) -> BrowserContext:
-    context = await browser.new_context(permissions=["camera", "microphone"], viewport={"width": 1100, "height": 800})
-    context.set_default_timeout(20000)
-    return context
-
-
-async def screenshot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    await page.screenshot(path=str(ARTIFACTS / f"webapp-{name}.png"), full_page=True)
-
-
-async def wait_true(page: Page, predicate: str, arg: object = None, timeout: float = 20.0) -> None:
-    await page.wait_for_function(predicate, arg=arg, timeout=timeout * 1000, polling=250)
-
-
-async def open_viewer(context: BrowserContext, pages: BrowserPages, name: str, link: str) -> Page:
-    page = await context.new_page()
-    errors = pages.errors.setdefault(name, [])
-    page.on("pageerror", lambda error: errors.append(f"uncaught: {error}"))
-    pages.pages[name] = page
-    await page.goto(link)
-    await page.get_by_label("Your name").fill(name.title())
-    await page.get_by_role("button", name="Join").click()
-    return page
 
 
 async def test_a_webinar_run_from_the_pages(
@@ -147,10 +120,10 @@ async def test_a_webinar_run_from_the_pages(
             second = await open_viewer(second_context, browser_pages, "second viewer", link)
             for viewer in (first, second):
                 await expect(viewer.get_by_role("status")).to_have_text("Live.")
-                await wait_true(viewer, TILE_DECODED, "camera")
+                await wait_true(viewer, TILE_DECODED, {"source": "camera", "name": None})
                 await wait_true(viewer, AUDIO_RECEIVED, 20)
             await expect(host.locator("#viewer-count")).to_have_text("2 viewers")
-            await expect(host.locator("#people li")).to_have_count(2)
+            await expect(host.locator(".person-list li")).to_have_count(2)
 
             # The host's voice makes the host the active speaker; muting takes it away.
             for viewer in (first, second):
@@ -166,7 +139,7 @@ async def test_a_webinar_run_from_the_pages(
             await host.get_by_role("button", name="Share screen").click()
             await expect(host.get_by_role("button", name="Stop sharing")).to_be_visible()
             for viewer in (first, second):
-                await wait_true(viewer, TILE_DECODED, "screen")
+                await wait_true(viewer, TILE_DECODED, {"source": "screen", "name": None})
             await screenshot(host, "host")
             await screenshot(first, "viewer")
 
@@ -175,8 +148,8 @@ async def test_a_webinar_run_from_the_pages(
             await expect(second.get_by_role("status")).to_contain_text("reconnecting")
             await second_context.set_offline(False)
             await expect(second.get_by_role("status")).to_have_text("Live.", timeout=30000)
-            await wait_true(second, TILE_DECODED, "camera", timeout=30)
-            await wait_true(second, TILE_DECODED, "screen", timeout=30)
+            await wait_true(second, TILE_DECODED, {"source": "camera", "name": None}, timeout=30)
+            await wait_true(second, TILE_DECODED, {"source": "screen", "name": None}, timeout=30)
 
             # The host ends the webinar: everyone is told, and so is anyone who comes later.
             await host.get_by_role("button", name="End webinar").click()
@@ -186,7 +159,7 @@ async def test_a_webinar_run_from_the_pages(
                 )
                 assert await viewer.locator(".tile").count() == 0
             await expect(host.get_by_role("status")).to_have_text("The webinar has ended.")
-            late = await open_viewer(first_context, browser_pages, "late viewer", link)
+            late = await open_viewer(first_context, browser_pages, "late viewer", link, expect_joined=False)
             await expect(late.get_by_role("status")).to_have_text("This webinar has ended. Thank you for watching.")
         finally:
             await first_context.close()

@@ -122,6 +122,12 @@ export class Webinar extends EventTarget {
     return this._state;
   }
 
+  // The room's chat when this page (re)joined, oldest first (the seed's `chatHistory`).
+  /** @returns {Array<any>} */
+  get chatHistory() {
+    return this.client?.chatHistory ?? [];
+  }
+
   // How many viewers watch (everyone else whose role is viewer).
   get viewerCount() {
     return [...this.peers.values()].filter((peer) => peer.role === 'viewer').length;

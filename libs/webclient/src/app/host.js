@@ -1,10 +1,14 @@
 // The host page: preview the camera and microphone (with device pickers), go live in
-// the meeting's room, mute, stop the camera, share the screen, see who watches, mute or
-// remove someone, copy the viewer link, and end the webinar for everyone.
+// the meeting's room, mute, stop the camera, share the screen, see who watches, answer
+// raised hands, mute, demote or remove someone, chat, open the whiteboard, copy the
+// viewer link, and end the webinar for everyone.
 
 import { Webinar } from '../webinar.js';
 import { RestClient } from '../rest.js';
+import { ChatPanel } from './chat.js';
+import { PeoplePanel } from './people.js';
 import { Stage } from './stage.js';
+import { WhiteboardPanel } from './whiteboard.js';
 import { $, copyText, fullName, run, savedSession, say } from './session.js';
 
 const params = new URLSearchParams(window.location.search);
@@ -15,8 +19,14 @@ const session = savedSession();
 let preview = null; // the MediaStream shown before and while live
 let webinar = null;
 let stage = null;
+let whiteboard = null;
 
-window.hostPage = { get webinar() { return webinar; }, get preview() { return preview; } }; // for tests
+// for tests
+window.hostPage = {
+  get webinar() { return webinar; },
+  get preview() { return preview; },
+  get whiteboard() { return whiteboard; },
+}; // prettier-ignore
 
 function setButton(button, { pressed, label, disabled }) {
   if (pressed !== undefined) button.setAttribute('aria-pressed', String(pressed));
@@ -75,25 +85,7 @@ async function switchDevice(kind) {
   $('#preview').srcObject = preview;
 }
 
-function showPeople() {
-  const list = $('#people');
-  const people = [...webinar.peers.values()];
-  list.replaceChildren(
-    ...people.map((peer) => {
-      const item = $('#person').content.firstElementChild.cloneNode(true);
-      item.dataset.peerId = peer.peerId;
-      $('.who', item).textContent = peer.name || 'Guest';
-      $('.role', item).textContent = `(${peer.role})`;
-      const mute = $('.mute-person', item);
-      mute.setAttribute('aria-label', `Mute ${peer.name}`);
-      mute.hidden = peer.role === 'viewer';
-      mute.addEventListener('click', () => run(() => webinar.muteParticipant(peer.peerId)));
-      const remove = $('.remove-person', item);
-      remove.setAttribute('aria-label', `Remove ${peer.name}`);
-      remove.addEventListener('click', () => run(() => webinar.removeParticipant(peer.peerId)));
-      return item;
-    }),
-  );
+function showViewerCount() {
   const count = webinar.viewerCount;
   $('#viewer-count').textContent = `${count} ${count === 1 ? 'viewer' : 'viewers'}`;
 }
@@ -104,7 +96,9 @@ async function goLive() {
   webinar = new Webinar({ apiKey: session.apiKey });
   webinar.rest.token = session.token;
   stage = new Stage(webinar, { grid: $('#stage'), audio: $('#audio') });
-  webinar.addEventListener('peers', showPeople);
+  new PeoplePanel(webinar, $('#people-panel'), { say });
+  new ChatPanel(webinar, $('#chat-panel'), { roomId, apiKey: session.apiKey });
+  webinar.addEventListener('peers', showViewerCount);
   webinar.addEventListener('connectionstate', ({ detail }) => {
     if (detail.state === 'reconnecting') say('Connection lost: reconnecting ...', 'error');
     if (detail.state === 'joined' && detail.reason === 'reconnected') say('Back live.', 'ok');
@@ -128,7 +122,7 @@ async function goLive() {
   for (const id of ['#mute', '#camera-toggle', '#share', '#end']) $(id).disabled = false;
   $('#go-live').hidden = true;
   say('You are live. Viewers with the link see and hear you.', 'ok');
-  showPeople();
+  showViewerCount();
 }
 
 async function toggleMute() {
@@ -173,6 +167,7 @@ function finished(message) {
   for (const track of preview?.getTracks() ?? []) track.stop();
   $('#preview').srcObject = null;
   stage?.clear();
+  whiteboard?.close();
   say(message);
 }
 
@@ -183,6 +178,12 @@ async function start() {
   if (!session.apiKey || !session.token || !session.user) {
     return say('Log in on the webinars page first, then open this webinar from your list.', 'error');
   }
+  whiteboard = new WhiteboardPanel($('#whiteboard-panel'), {
+    roomId,
+    auth: { apiKey: session.apiKey, token: session.token },
+    canToggle: true,
+    say,
+  });
   await run(async () => {
     await showPreview(await capture());
     say('Check your camera and microphone, then go live.');

@@ -3,10 +3,13 @@
 // co-hosts' cameras and screens in a grid that adapts to the number of tiles,
 // highlights who is talking, plays the sound (or asks for a click when the browser
 // needs one), and says clearly when the webinar has not started, is reconnecting, or
-// has ended.
+// has ended. A viewer chats, follows the whiteboard, and may raise a hand to present.
 
 import { Webinar } from '../webinar.js';
+import { ChatPanel } from './chat.js';
+import { PresenterControls } from './presenter.js';
 import { Stage } from './stage.js';
+import { WhiteboardPanel } from './whiteboard.js';
 import { $, run, say } from './session.js';
 
 const NAME_KEY = 'webinar.viewerName';
@@ -17,8 +20,14 @@ const ticket = fragment.get('ticket') ?? '';
 
 let webinar = null;
 let stage = null;
+let whiteboard = null;
 
-window.watchPage = { get webinar() { return webinar; }, get stage() { return stage; } }; // for tests
+// for tests
+window.watchPage = {
+  get webinar() { return webinar; },
+  get stage() { return stage; },
+  get whiteboard() { return whiteboard; },
+}; // prettier-ignore
 
 const MESSAGES = {
   notStarted: 'The webinar has not started yet. It starts playing here as soon as the host goes live.',
@@ -40,6 +49,8 @@ function showPresence() {
 
 function over(message) {
   stage?.clear();
+  whiteboard?.close();
+  whiteboard = null;
   $('#stage-section').hidden = true;
   $('#enable-audio').hidden = true;
   $('#live-badge').hidden = true;
@@ -60,6 +71,8 @@ async function join(name) {
     },
   });
   webinar.addEventListener('peers', showPresence);
+  new ChatPanel(webinar, $('#chat-panel'), { roomId, ticket });
+  new PresenterControls(webinar, $('#presenter-panel'), { say });
   webinar.addEventListener('connectionstate', ({ detail }) => {
     if (detail.state === 'reconnecting') say(MESSAGES.reconnecting, 'error');
     if (detail.state === 'joined') showPresence();
@@ -74,6 +87,7 @@ async function join(name) {
     throw error;
   }
   $('#stage-section').hidden = false;
+  whiteboard = new WhiteboardPanel($('#whiteboard-panel'), { roomId, auth: { ticket }, say });
   showPresence();
 }
 
