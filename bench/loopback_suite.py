@@ -16,7 +16,9 @@ SFU_SERVICES = ["auth", "meetings", "media", "gateway"]
 
 
 @contextlib.contextmanager
-def loopback_suite(name: str, *, env: dict[str, str], keep_logs: bool = False) -> Iterator[Suite]:
+def loopback_suite(
+    name: str, *, env: dict[str, str], keep_logs: bool = False, services: list[str] = SFU_SERVICES
+) -> Iterator[Suite]:
     """NATS, Redis, the MongoDB-compatible server and SFU_SERVICES, started and then stopped;
     their logs are kept (and their directory printed) when the body fails or `keep_logs`."""
     workdir = Path(tempfile.mkdtemp(prefix=f"{name}-"))
@@ -24,7 +26,7 @@ def loopback_suite(name: str, *, env: dict[str, str], keep_logs: bool = False) -
     suite: Suite | None = None
     failed = True
     try:
-        print(f"starting NATS, Redis, the MongoDB-compatible server and {', '.join(SFU_SERVICES)} in {workdir}")
+        print(f"starting NATS, Redis, the MongoDB-compatible server and {', '.join(services)} in {workdir}")
         servers = [
             start_nats(workdir / "nats", log_path=workdir / "nats.log"),
             start_redis(workdir / "redis", log_path=workdir / "redis.log"),
@@ -36,7 +38,7 @@ def loopback_suite(name: str, *, env: dict[str, str], keep_logs: bool = False) -
             nats_url=f"nats://127.0.0.1:{nats}",
             redis_url=f"redis://127.0.0.1:{redis}",
             mongo_url=f"mongodb://127.0.0.1:{mongo}",
-            services=SFU_SERVICES,
+            services=services,
             env=env,
         )
         suite.start()

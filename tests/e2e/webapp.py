@@ -23,13 +23,14 @@ class Webinar:
     viewer_link: str
 
 
-async def new_webinar(suite: Suite, title: str) -> Webinar:
-    """A registered, logged-in host, a webinar room and a meeting they host in it, and its viewer link."""
+async def new_webinar(suite: Suite, title: str, *, captions: bool = False) -> Webinar:
+    """A registered, logged-in host, a webinar room and a meeting they host in it (with live
+    captions when `captions`), and its viewer link."""
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as http:
-        return await _new_webinar(suite, http, title)
+        return await _new_webinar(suite, http, title, captions)
 
 
-async def _new_webinar(suite: Suite, http: aiohttp.ClientSession, title: str) -> Webinar:
+async def _new_webinar(suite: Suite, http: aiohttp.ClientSession, title: str, captions: bool) -> Webinar:
     body = new_user()
     key = suite.api_key
     status, registered, _ = await call(http, "POST", suite.url + "/auth/register", key=key, json=body)
@@ -44,7 +45,7 @@ async def _new_webinar(suite: Suite, http: aiohttp.ClientSession, title: str) ->
     )
     assert status == 201, room
     room_id = room["data"]["id"]
-    meeting_body = {"title": title, "hostId": user["_id"], "transcriptEnabled": False}
+    meeting_body = {"title": title, "hostId": user["_id"], "transcriptEnabled": captions}
     status, meeting, _ = await call(
         http, "POST", suite.url + "/meetings/create", key=key, token=token, json=meeting_body
     )

@@ -418,6 +418,63 @@ class MediaPush(msgspec.Struct, kw_only=True, omit_defaults=True):
     room_closed: bool = False  # the room closed with this event: every socket leaves it once told
 
 
+class StartTap(msgspec.Struct, kw_only=True):
+    """Send one producer's RTP, as received, as plain RTP over UDP to `host:port` (a caption
+    worker's or a recorder's socket), until NODE_STOP_TAP, the producer closing, or (with
+    `lease_seconds`) no NODE_RENEW_TAP for that long. Services ask this, never a browser."""
+
+    room_id: str
+    producer_id: str
+    host: str
+    port: int
+    lease_seconds: float = 0.0  # 0: no lease, the tap runs until stopped
+
+
+class TapStarted(msgspec.Struct, kw_only=True):
+    """What a tap's receiver needs: the codec as the router names it, the payload type and
+    SSRC every packet carries, and the tap's id (to renew or stop it)."""
+
+    tap_id: str
+    producer_id: str
+    kind: MediaKind
+    mime_type: str
+    payload_type: int
+    clock_rate: int
+    channels: int
+    ssrc: int
+    parameters: dict[str, CodecParameterValue] = msgspec.field(default_factory=dict)
+    lease_seconds: float = 0.0
+
+
+class TapRef(msgspec.Struct, kw_only=True):
+    room_id: str
+    tap_id: str
+    # With NODE_RENEW_TAP: also ask the publisher for a keyframe (the receiver lost part of
+    # a picture, or has not had a whole one yet); ignored for audio and by NODE_STOP_TAP.
+    keyframe: bool = False
+
+
+class RoomRef(msgspec.Struct, kw_only=True):
+    """A room of the request's tenant, asked about by a service (no peer of it)."""
+
+    room_id: str
+
+
+class RoomProducer(msgspec.Struct, kw_only=True):
+    """One producer of a room as a service sees it: whose it is, its kind and `appData`."""
+
+    producer_id: str
+    peer_id: str
+    name: str
+    kind: MediaKind
+    app_data: dict[str, Any] = msgspec.field(default_factory=dict)
+    paused: bool = False
+
+
+class RoomProducers(msgspec.Struct, kw_only=True):
+    producers: list[RoomProducer]
+
+
 PLACE_ROOM = Endpoint("media.rooms.place", PlaceRoom, RoomPlacement)
 
 NODE_CREATE_ROOM = NodeEndpoint("create-room", CreateRoom, RoomCreated)
@@ -444,6 +501,12 @@ NODE_PAUSE_VIDEO = NodeEndpoint("pause-video", PauseVideo, ProducersChanged)
 NODE_SCREEN_SHARE = NodeEndpoint("screen-share", PeerCall, ScreenShare)
 NODE_STOP_SCREEN = NodeEndpoint("stop-screen", PeerCall, ScreenShare)
 NODE_END_ROOM = NodeEndpoint("end-room", PeerCall, Empty)
+# Taps (media.taps): a producer's RTP to a service's UDP socket, for captions and recording.
+NODE_START_TAP = NodeEndpoint("start-tap", StartTap, TapStarted)
+NODE_RENEW_TAP = NodeEndpoint("renew-tap", TapRef, Empty)
+NODE_STOP_TAP = NodeEndpoint("stop-tap", TapRef, Empty)
+# Every producer of a room, for a service that taps them all (server-side recording).
+NODE_ROOM_PRODUCERS = NodeEndpoint("room-producers", RoomRef, RoomProducers)
 
 # Pushed to sockets (event names of the seed's socket, and the events this suite adds in
 # the seed's style; payloads in docs/realtime-events.md).
@@ -461,6 +524,9 @@ SCREEN_STOPPED = "screen:stopped"
 VIDEO_PAUSED = "videoPaused"
 VIDEO_RESUMED = "videoResumed"
 ROOM_ENDED = "room:ended"  # the host ended the webinar; then everyone is out
+# Pushed by the transcription service's caption workers through the same path.
+CAPTION = "caption"  # a live caption line: partial text, then the final line
+CAPTIONS_REFUSED = "captions:refused"  # captions are on for the meeting, but cannot be given
 
 # The refusal of every way into a room whose webinar the host ended.
 WEBINAR_ENDED = "this webinar has ended"

@@ -44,6 +44,8 @@ class RoomDetails(msgspec.Struct, kw_only=True):
     type: str
     host_ids: list[str] = msgspec.field(default_factory=list)
     ended_at: datetime | None = None
+    # The newest meeting held in the room with `transcriptEnabled` on: live captions store its lines.
+    transcript_meeting_id: str | None = None
 
 
 class EndRoom(msgspec.Struct, kw_only=True):

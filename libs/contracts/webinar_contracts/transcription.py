@@ -1,5 +1,5 @@
-"""The transcription service's subjects, messages and events: transcript lines,
-summaries and Azure Speech tokens. Wire names keep the seed's camelCase."""
+"""The transcription service's subjects, messages and events: transcript lines, live
+captions, summaries and Azure Speech tokens. Wire names keep the seed's camelCase."""
 
 from datetime import datetime
 
@@ -92,10 +92,71 @@ class SummaryGenerated(msgspec.Struct, kw_only=True):
     meeting_id: str
 
 
+# -- live captions ------------------------------------------------------------------
+#
+# The media node offers each audio producer of its rooms to the caption workers (queue
+# group of the transcription service). A worker that takes it finds the meeting that names
+# the room with `transcriptEnabled` on, taps the producer (webinar_contracts.media
+# NODE_START_TAP, leased), pushes `caption` events to the room and stores final lines as
+# the meeting's transcript. When the tap ends while the producer lives (its worker went
+# away), the node offers the producer again. docs/captions.md tells the whole story.
+
+
+class CaptionOffer(msgspec.Struct, kw_only=True):
+    """One audio producer to caption: its room (the tenant and its plan are in the
+    context), the node that holds the room, and the peer whose voice it is."""
+
+    room_id: str
+    node_id: str
+    producer_id: str
+    peer_id: str
+    name: str
+    user_id: str | None = None
+
+
+class CaptionDecision(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """`captioned`: a worker taps the producer now (`tap_id`), for `meeting_id`. Otherwise
+    `reason` says why not (no meeting with transcripts names the room, Essential plan);
+    the node does not offer that producer again."""
+
+    captioned: bool
+    tap_id: str = ""
+    meeting_id: str = ""
+    worker: str = ""
+    reason: str = ""
+
+
+class Caption(msgspec.Struct, kw_only=True):
+    """The `caption` event pushed to a room: what one peer said. Partial lines (`final`
+    false) of an utterance come about once a second while it is spoken, each replacing the
+    one before (same `utterance_id`); the final line ends it and is stored in the
+    meeting's transcript. `timestamp`: when the utterance began, in ms since the epoch."""
+
+    peer_id: str
+    user_id: str | None
+    name: str
+    text: str
+    final: bool
+    timestamp: int
+    utterance_id: str
+    meeting_id: str
+    producer_id: str
+
+
+class CaptionsRefused(msgspec.Struct, kw_only=True):
+    """The `captions:refused` event: the meeting has transcripts on, but no captions are
+    given (`reason` says why, e.g. the tenant's plan)."""
+
+    meeting_id: str
+    peer_id: str
+    reason: str
+
+
 SEND_TRANSCRIPT = Endpoint("transcription.transcripts.add", SendTranscript, TranscriptLine)
 VIEW_TRANSCRIPT = Endpoint("transcription.transcripts.view", ViewTranscript, Transcript)
 GENERATE_SUMMARY = Endpoint("transcription.summaries.generate", MeetingRef, GeneratedSummary)
 GET_SUMMARY = Endpoint("transcription.summaries.get", MeetingRef, Summary)
 SPEECH_TOKEN = Endpoint("transcription.speech-tokens.issue", Empty, SpeechToken)
+CAPTION_PRODUCER = Endpoint("transcription.captions.offer", CaptionOffer, CaptionDecision)
 
 SUMMARY_GENERATED = EventType("events.transcription.summary.generated", SummaryGenerated)

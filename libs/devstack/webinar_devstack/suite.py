@@ -72,6 +72,7 @@ class Suite:
             "HOST": LOOPBACK,
             "PORT": str(self.gateway_port),
             "BLOB_DIR": str(workdir / "blobs"),
+            "RECORDING_BLOB_DIR": str(workdir / "blobs" / "recording"),
             **(env or {}),
         }
         names = discover_services() if services is None else list(services)

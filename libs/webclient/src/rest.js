@@ -28,6 +28,7 @@ export const ENDPOINTS = Object.freeze({
   viewTranscript: { method: 'GET', path: '/view-transcript/{meetingId}' },
   getSummary: { method: 'GET', path: '/meeting/{meetingId}/summary' },
   generateSummary: { method: 'POST', path: '/transcription/generate-summary/{meetingId}' },
+  getSpeechToken: { method: 'GET', path: '/api/get-speech-token' },
 });
 
 // A refused call: the HTTP status and the gateway's error body (`field` names what is wrong).
@@ -166,5 +167,11 @@ export class RestClient {
 
   generateSummary(meetingId) {
     return this.call('generateSummary', { params: { meetingId } });
+  }
+
+  // A short-lived Azure Speech token for the browser's speech SDK: {token, region} (503 when
+  // the server has no Azure key).
+  getSpeechToken() {
+    return this.call('getSpeechToken');
   }
 }

@@ -149,6 +149,7 @@ export class SeedClient extends EventTarget {
     const joined = await this.request('join', { room_id: roomId, name: this.name });
     this.room = joined?.room ?? null;
     this.chatHistory = joined?.chatHistory ?? [];
+    this.plan = joined?.plan ?? null; // the tenant's plan: 'essential' | 'professional'
     const routerRtpCapabilities = await this.request('getRouterRtpCapabilities', {});
     this.device = await Device.factory();
     await this.device.load({ routerRtpCapabilities });

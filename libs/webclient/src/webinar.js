@@ -20,6 +20,9 @@
 //   'removed'         {by}             the host removed this page; the session is over
 //   'connectionstate' {state, reason}  connecting | connected | joining | joined | reconnecting | left | ended | removed
 //   'error'           {where, message}
+//   'effect'          {effect, active, fallback}  effect: 'noiseSuppression' | 'background'
+//                     (Professional, src/effects/); fallback: why RNNoise is not running and
+//                     the browser's own noise suppression is used instead
 //
 //   const webinar = new Webinar({ apiKey });            // or { ticket } from a viewer link
 //   webinar.addEventListener('trackadded', ({ detail }) => show(detail.track));
@@ -29,10 +32,12 @@
 import { ActiveSpeaker } from './speaker.js';
 import { MEDIA_TYPES, SeedClient } from './seed-client.js';
 import { RestClient } from './rest.js';
+import { MediaEffects } from './effects/index.js';
 
 export { RestClient, RestError, ENDPOINTS } from './rest.js';
 export { CAMERA_ENCODINGS, MEDIA_TYPES, SeedClient } from './seed-client.js';
 export { ActiveSpeaker } from './speaker.js';
+export { EffectsRefused, MediaEffects } from './effects/index.js';
 
 // How long to wait before each rejoin attempt; the last delay repeats until leave().
 export const RECONNECT_DELAYS_MS = Object.freeze([250, 1000, 2000, 4000, 8000]);
@@ -45,6 +50,13 @@ const FINAL_REFUSALS = [
 
 /** @typedef {'camera' | 'microphone' | 'screen'} MediaType */
 /** @typedef {{peerId: string, name: string, role: string}} Peer */
+/**
+ * @typedef {object} PublishOptions
+ * @property {MediaStreamTrack | null} [track]  what to send (default: captured from the device)
+ * @property {string} [deviceId]
+ * @property {'rnnoise' | 'browser' | 'off' | boolean} [noiseSuppression]  the microphone's ('rnnoise': Professional)
+ * @property {{blur: number} | {image: string} | null} [background]  the camera's (Professional)
+ */
 
 /**
  * @typedef {object} WebinarOptions
@@ -56,6 +68,7 @@ const FINAL_REFUSALS = [
  * @property {readonly number[]} [reconnectDelaysMs]
  * @property {number} [stalledTransportMs]  how long a transport may stay disconnected before a rejoin
  * @property {EventTarget | null} [network]  what says 'online' / 'offline' (default: window)
+ * @property {import('./effects/index.js').EffectsOptions} [effects]  media effects (default files: <url>/demo/)
  */
 
 export class Webinar extends EventTarget {
@@ -69,6 +82,7 @@ export class Webinar extends EventTarget {
     reconnectDelaysMs = RECONNECT_DELAYS_MS,
     stalledTransportMs = 5000,
     network = typeof window === 'undefined' ? null : window,
+    effects = {},
   } = {}) {
     super();
     this.url = url;
@@ -85,6 +99,8 @@ export class Webinar extends EventTarget {
     /** @type {Peer | null} this page in the room */
     this.me = null;
     this.speaker = activeSpeaker;
+    const emit = (/** @type {object} */ detail) => this._emit('effect', detail);
+    this.effects = new MediaEffects({ assetsUrl: `${url.replace(/\/+$/, '')}/demo/`, ...effects, emit });
     this._createClient = createClient;
     this._reconnectDelaysMs = reconnectDelaysMs;
     this._stalledTransportMs = stalledTransportMs;
@@ -107,8 +123,9 @@ export class Webinar extends EventTarget {
     };
     this._network?.addEventListener('offline', this._onOffline);
     // publish.camera(), publish.microphone(), publish.screen(): each takes an optional
-    // {track} to send, or {deviceId} to capture from.
-    /** @type {Readonly<Record<MediaType, (options?: {track?: MediaStreamTrack | null, deviceId?: string}) => Promise<any>>>} */
+    // {track} to send, or {deviceId} to capture from; Professional effects: the camera's
+    // {background: {blur: px} | {image: url}} and the microphone's {noiseSuppression: 'rnnoise'}.
+    /** @type {Readonly<Record<MediaType, (options?: PublishOptions) => Promise<any>>>} */
     this.publish = Object.freeze(
       /** @type {Record<MediaType, any>} */ (
         Object.fromEntries(
@@ -120,6 +137,12 @@ export class Webinar extends EventTarget {
 
   get state() {
     return this._state;
+  }
+
+  // The tenant's plan, as the server said when this page joined ('essential' | 'professional').
+  /** @returns {string | null} */
+  get plan() {
+    return this.client?.plan ?? null;
   }
 
   // The room's chat when this page (re)joined, oldest first (the seed's `chatHistory`).
@@ -161,6 +184,7 @@ export class Webinar extends EventTarget {
   unpublish(type) {
     this._published.delete(type);
     this._joined().unpublish(type);
+    this.effects.close(type);
     if (type === 'microphone') this.muted = false;
   }
 
@@ -173,10 +197,27 @@ export class Webinar extends EventTarget {
   async replaceTrack(type, track) {
     const producer = this._joined().producers.get(type);
     if (!producer) throw new Error(`not publishing ${type}`);
+    if (await this.effects.replaceInput(type, track)) return; // the effect takes it; what is sent stays
     const old = producer.track;
     await producer.replaceTrack({ track });
     old?.stop();
     this._published.set(type, track);
+  }
+
+  /**
+   * The camera's virtual background while live (Professional): {blur: px}, {image: url} or null.
+   * @param {import('./effects/index.js').BackgroundSetting | null} setting
+   */
+  setBackground(setting) {
+    return this._changeEffect('camera', { background: setting });
+  }
+
+  /**
+   * The microphone's noise suppression while live: 'rnnoise' (Professional), 'browser' or 'off'.
+   * @param {import('./effects/index.js').NoiseMode | boolean} mode
+   */
+  setNoiseSuppression(mode) {
+    return this._changeEffect('microphone', { noiseSuppression: mode });
   }
 
   // Pauses the microphone (nothing is sent while muted); unmute() resumes it.
@@ -284,13 +325,20 @@ export class Webinar extends EventTarget {
 
   /**
    * @param {MediaType} type
-   * @param {{track?: MediaStreamTrack | null, deviceId?: string}} options
+   * @param {PublishOptions} options
    */
-  async _publish(type, { track = null, deviceId } = {}) {
+  async _publish(type, { track = null, deviceId, ...effects } = {}) {
     try {
       const client = this._joined();
-      const sent = track ?? (deviceId ? await captureFrom(type, deviceId) : null);
-      const producer = await client.publish(type, { track: sent });
+      const captured = track ?? (deviceId ? await captureFrom(type, deviceId) : null);
+      const sent = await this.effects.prepare(type, captured, effects, this.plan);
+      let producer;
+      try {
+        producer = await client.publish(type, { track: sent });
+      } catch (error) {
+        this.effects.close(type, { keepInput: true });
+        throw error;
+      }
       this._published.set(type, producer.track);
       if (type === 'microphone' && this.muted) producer.pause();
       return producer;
@@ -309,6 +357,20 @@ export class Webinar extends EventTarget {
       }
       const producer = await this.client.publish(type, { track });
       if (type === 'microphone' && this.muted) producer.pause();
+    }
+  }
+
+  /** @param {'camera' | 'microphone'} type @param {{background?: unknown, noiseSuppression?: unknown}} change */
+  async _changeEffect(type, change) {
+    try {
+      const producer = this.client?.producers.get(type) ?? null;
+      const track = await this.effects.change(type, change, { plan: this.plan, sending: producer?.track ?? null });
+      if (!track || track === producer.track) return;
+      await producer.replaceTrack({ track }); // no renegotiation: the same producer sends the new track
+      this._published.set(type, track);
+    } catch (error) {
+      this._error(`effect ${type}`, error);
+      throw error;
     }
   }
 
@@ -430,6 +492,7 @@ export class Webinar extends EventTarget {
     client?.disconnect();
     for (const track of this._published.values()) track?.stop();
     this._published.clear();
+    this.effects.closeAll();
     this.speaker?.close();
     this.room = null;
     this.muted = false;

@@ -62,6 +62,7 @@ const SAMPLE_CALLS = {
   getSummary: (c) => c.getSummary('m-1'),
   generateSummary: (c) => c.generateSummary('m-1'),
   createViewerLink: (c) => c.createViewerLink('r-1'),
+  getSpeechToken: (c) => c.getSpeechToken(),
 };
 
 test('each helper sends its operation\'s method, path, query parameters and body', async () => {

@@ -5,6 +5,7 @@ from aiohttp import web
 from gateway.access import ApiKeyAuthority, TokenVerifier
 from gateway.config import GatewayConfig
 from gateway.openapi import build_document, render
+from gateway.recording_socket import mount_recording_socket
 from gateway.rest import GATE, Gate, Route, edge_middleware, serve_route
 from gateway.routes import ROUTES
 from gateway.routes.system import OPENAPI_DOCUMENT, REQUIRED_SERVICES
@@ -32,4 +33,5 @@ def build_app(bus: Bus, config: GatewayConfig, routes: list[Route] = ROUTES) -> 
     sockets.attach(app, socketio_path="socket.io")
     register_sfu_socket(app, sockets, bus)
     mount_whiteboard_socket(app, bus, keys, tokens, cors_origins=list(config.cors_origins) or [])
+    mount_recording_socket(app, bus, keys, tokens, cors_origins=list(config.cors_origins) or [])
     return app

@@ -18,6 +18,7 @@ ERROR_DESCRIPTIONS = {
     404: "Not found",
     409: "Conflict with existing data",
     413: "Request body too large",
+    416: "Range not satisfiable: no byte of the file is in the asked range (Content-Range gives its size)",
     429: "Too many attempts; see Retry-After",
     500: "Internal error; the message carries a trace id",
     503: "The service that answers this route is not running or did not answer in time",

@@ -42,6 +42,7 @@ from gateway.sockets import check_room_ticket
 from webinar_contracts import Conflict, Forbidden, InvalidInput, NotFound, RequestContext, ServiceError, Unavailable
 from webinar_contracts import media as contract
 from webinar_contracts import meetings as meetings_contract
+from webinar_contracts import recording as recording_contract
 from webinar_contracts.media import (
     DtlsParameters,
     MediaKind,
@@ -222,6 +223,9 @@ class SfuSocket:
             "screen:shared": self.screen_shared,
             "screen:stopped": self.screen_stopped,
             "room:end": self.end_room,
+            # server-side recording of the room (the host's)
+            "recording:start": self.start_recording,
+            "recording:stop": self.stop_recording,
             # the Meet APIs socket
             "room.join": self.meet_join,
         }
@@ -369,7 +373,9 @@ class SfuSocket:
             membership = Membership(str(context.tenant_id), request.room_id, placement.node_id)
             self._members[sid] = membership
             await self.server.enter_room(sid, membership.socket_room)
-        return {"room": room_json(state), "chatHistory": await self._chat_history(membership, context)}
+        # The tenant's plan, so a client knows which features it has (the SDK's media effects).
+        chat_history = await self._chat_history(membership, context)
+        return {"room": room_json(state), "chatHistory": chat_history, "plan": context.plan}
 
     async def _chat_history(self, membership: Membership, context: RequestContext) -> list[Any]:
         """The room's chat, oldest first. The peer is in the room by now: a chat that cannot
@@ -618,6 +624,29 @@ class SfuSocket:
             del self._members[sid]
             await self._keep_chat(sid, membership, await self._context(sid))
         return "success"
+
+    async def _room_recording(self, sid: str, start: bool) -> Any:
+        """`recording:start` / `recording:stop`: the host records the room on the server; the
+        recording service tells the room (`recording:started`, `recording:stopped`)."""
+        membership = self._membership(sid)
+        peer = await self._peer(sid)
+        if peer.role != "host":
+            raise Forbidden("only the room's host may record it", field="role")
+        context = await self._context(sid)
+        if start:
+            room_id, name = membership.room_id, peer.name
+            begin = recording_contract.StartRoomRecording(room_id=room_id, user_name=name, room_host=True)
+            answer = await self.bus.request(recording_contract.START_ROOM, begin, context=context)
+        else:
+            end = recording_contract.StopRoomRecording(room_id=membership.room_id, room_host=True)
+            answer = await self.bus.request(recording_contract.STOP_ROOM, end, context=context)
+        return msgspec.to_builtins(answer)
+
+    async def start_recording(self, sid: str, payload: dict[str, Any]) -> Any:
+        return await self._room_recording(sid, start=True)
+
+    async def stop_recording(self, sid: str, payload: dict[str, Any]) -> Any:
+        return await self._room_recording(sid, start=False)
 
     async def exit_room(self, sid: str, payload: dict[str, Any]) -> Any:
         async with self._lock(sid):

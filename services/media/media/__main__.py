@@ -9,7 +9,7 @@ from media.config import MediaConfig
 from media.node import MediaNode
 from media.placement import Placement
 from media.router import Worker
-from media.signalling import BusPushes, BusSessions, MeetingsRooms, NodeHandlers, serve_node
+from media.signalling import BusCaptionDesk, BusPushes, BusSessions, MeetingsRooms, NodeHandlers, serve_node
 from media.workers import supervise
 from webinar_contracts import media as contract
 from webinar_runtime.service import Service, run_service
@@ -50,6 +50,8 @@ async def wire_worker(service: Service, config: MediaConfig) -> None:
         pushes=pushes,
         empty_room_grace=config.empty_room_grace,
         max_transports_per_peer=config.max_transports_per_peer,
+        # Every audio producer is offered to the transcription service's caption workers.
+        captions=BusCaptionDesk(bus),
     )
     pushes.start()
     await serve_node(bus, config.node_id, NodeHandlers(node))

@@ -12,12 +12,14 @@ import os
 from dataclasses import dataclass
 from typing import Protocol
 
+from media.captions import CaptionDesk, CaptionOffers
 from media.consumer import Consumer
 from media.lifecycle import CloseReason
 from media.peers import Peer
 from media.producer import Producer
 from media.rooms import ProducePolicy, PushSink, Room, RoomKey
 from media.router import Worker
+from media.taps import RtpTap, TapSet
 from media.tasks import TaskSet
 from media.transport import WebRtcTransport
 from webinar_contracts import Forbidden, NotFound, Unavailable
@@ -28,11 +30,13 @@ from webinar_contracts.media import (
     NodeRecord,
     NodeStats,
     ProducerInfo,
+    RoomProducer,
     RoomState,
     RoomType,
     RtpCapabilities,
     RtpParameters,
 )
+from webinar_contracts.plans import Plan
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +88,7 @@ class MediaNode:
         pushes: PushSink,
         empty_room_grace: float = 15.0,
         max_transports_per_peer: int = 4,
+        captions: CaptionDesk | None = None,
     ) -> None:
         self.node_id = node_id
         self._worker = worker
@@ -98,6 +103,11 @@ class MediaNode:
         self._empty_timers: dict[RoomKey, asyncio.Task[None]] = {}
         self._tasks = TaskSet(f"node {node_id}")
         self._closed = False
+        self.taps = TapSet()
+        # Every audio producer is offered to the caption workers (media.captions), when wired.
+        self._captions = (
+            CaptionOffers(node_id=node_id, desk=captions, taps=self.taps, tasks=self._tasks) if captions else None
+        )
 
     @property
     def rooms(self) -> dict[RoomKey, Room]:
@@ -267,11 +277,15 @@ class MediaNode:
         kind: MediaKind,
         rtp_parameters: RtpParameters,
         app_data: dict[str, object],
+        plan: Plan | None = None,
     ) -> Producer:
         room, peer = self._peer(key, peer_id)
-        return room.produce(
+        producer = room.produce(
             peer, transport_id=transport_id, kind=kind, rtp_parameters=rtp_parameters, app_data=app_data
         )
+        if self._captions is not None:
+            self._captions.audio_produced(key, peer, producer, plan)
+        return producer
 
     def consume(
         self,
@@ -292,6 +306,39 @@ class MediaNode:
     def close_producer(self, key: RoomKey, *, peer_id: str, producer_id: str) -> None:
         _, peer = self._peer(key, peer_id)
         peer.get_producer(producer_id).close()
+
+    # --- taps: a producer's RTP to a service (media.taps) ---
+
+    async def start_tap(
+        self, key: RoomKey, *, producer_id: str, host: str, port: int, lease_seconds: float = 0.0
+    ) -> RtpTap:
+        producer = self.room(key).router.get_producer(producer_id)
+        return await self.taps.start(producer, host=host, port=port, owner=_tap_owner(key), lease_seconds=lease_seconds)
+
+    def renew_tap(self, key: RoomKey, tap_id: str) -> None:
+        self.taps.get(tap_id, owner=_tap_owner(key)).renew()
+
+    async def tap_keyframe(self, key: RoomKey, tap_id: str) -> None:
+        """Ask the tapped publisher for a keyframe (its receiver misses a picture)."""
+        await self.taps.get(tap_id, owner=_tap_owner(key)).request_keyframe()
+
+    def room_producers(self, key: RoomKey) -> list[RoomProducer]:
+        """Every producer of the room, for a service that taps them (server-side recording)."""
+        return [
+            RoomProducer(
+                producer_id=producer.id,
+                peer_id=peer.id,
+                name=peer.name,
+                kind=producer.kind,
+                app_data=dict(producer.app_data),
+                paused=producer.paused,
+            )
+            for peer in self.room(key).peers.values()
+            for producer in peer.producers.values()
+        ]
+
+    def stop_tap(self, key: RoomKey, tap_id: str) -> None:
+        self.taps.get(tap_id, owner=_tap_owner(key)).stop()
 
     # --- load and shutdown ---
 
@@ -326,8 +373,13 @@ class MediaNode:
         for room in list(self._rooms.values()):
             await self._close_room(room, CloseReason.WORKER_CLOSED)
         await self._tasks.close()
+        self.taps.close()
         self._empty_timers.clear()
         await self._worker.close()
+
+
+def _tap_owner(key: RoomKey) -> str:
+    return f"{key.tenant_id}\x00{key.room_id}"
 
 
 def _open_files() -> int:

@@ -1,6 +1,7 @@
 """A Producer: one incoming track (a microphone, a camera, a screen) on a WebRTC transport.
 
-It hands each packet to its consumers as it arrives, with no decoding, and asks its
+It hands each packet to its consumers (and to its taps: media.taps) as it arrives, with
+no decoding, and asks its
 publisher for a keyframe (PLI, or FIR where PLI was not negotiated) when a consumer
 needs one, at most once per `KEYFRAME_REQUEST_INTERVAL` per layer. Where the publisher
 negotiated NACK, it asks again for lost packets and forwards the repairs (RTX).
@@ -96,6 +97,20 @@ class ForwardedPacket:
     vp8: Vp8Descriptor | None = None  # the VP8 payload descriptor, when VP8
 
 
+class PacketTap(Protocol):
+    """Something besides the consumers that gets every packet the producer forwards
+    (media.taps.RtpTap: plain RTP to a recorder or a caption worker)."""
+
+    @property
+    def id(self) -> str: ...
+
+    def forward(self, packet: ForwardedPacket) -> None:
+        """Take one packet; this must neither block nor raise."""
+        ...
+
+    def producer_closed(self) -> None: ...
+
+
 class Producer:
     def __init__(
         self,
@@ -124,6 +139,7 @@ class Producer:
         self._state = ProducerState.PAUSED if paused else ProducerState.ACTIVE
         self._changes: StateChanges[ProducerState] = StateChanges(f"producer {id}")
         self._consumers: dict[str, Consumer] = {}
+        self._taps: dict[str, PacketTap] = {}
         feedback = rtp_parameters.codecs[0].rtcp_feedback
         self._uses_fir = ortc.NACK_PLI not in feedback and ortc.CCM_FIR in feedback
         uses_nack = kind == "video" and ortc.NACK in feedback
@@ -218,6 +234,9 @@ class Producer:
         for consumer in list(self._consumers.values()):
             consumer.producer_closed()
         self._consumers.clear()
+        for tap in list(self._taps.values()):
+            tap.producer_closed()
+        self._taps.clear()
         self._changes.clear()
 
     # --- consumers ---
@@ -231,6 +250,21 @@ class Producer:
     @property
     def consumers(self) -> dict[str, "Consumer"]:
         return dict(self._consumers)
+
+    # --- taps ---
+
+    def add_tap(self, tap: PacketTap) -> None:
+        if self.closed:
+            tap.producer_closed()
+            return
+        self._taps[tap.id] = tap
+
+    def remove_tap(self, tap_id: str) -> None:
+        self._taps.pop(tap_id, None)
+
+    @property
+    def taps(self) -> dict[str, PacketTap]:
+        return dict(self._taps)
 
     # --- media ---
 
@@ -321,6 +355,8 @@ class Producer:
                 await consumer.send_rtp(forwarded)
             except Exception:
                 logger.exception("producer %s: consumer %s failed to forward", self.id, consumer.id)
+        for tap in list(self._taps.values()):
+            tap.forward(forwarded)
 
     def receive_sender_report(self, layer: int, report: RtcpSenderReport) -> None:
         """The publisher's sender report for one of its streams: its NTP/RTP clock mapping."""

@@ -18,6 +18,7 @@ from webinar_contracts import Empty, NotFound, RequestContext, ServiceError
 from webinar_contracts import auth as auth_contract
 from webinar_contracts import media as contract
 from webinar_contracts import meetings as meetings_contract
+from webinar_contracts import transcription as transcription_contract
 from webinar_contracts.media import (
     CloseProducer,
     CohostAnswer,
@@ -37,12 +38,18 @@ from webinar_contracts.media import (
     ProducersChanged,
     ResumeConsumer,
     RoomCreated,
+    RoomProducers,
+    RoomRef,
     RoomState,
     RoomType,
     RtpCapabilities,
     ScreenShare,
+    StartTap,
+    TapRef,
+    TapStarted,
     TransportCreated,
 )
+from webinar_contracts.plans import Plan
 from webinar_contracts.sessions import SessionFact, SessionStarted, event_id_of, event_type_of
 from webinar_runtime.bus import Bus, RequestHandler
 
@@ -92,6 +99,22 @@ class MeetingsRooms:
         except NotFound:
             # Its record went since the room opened: there is nothing left to keep it ended.
             logger.warning("room %s ended, but the meetings service no longer knows it", key.room_id)
+
+
+class BusCaptionDesk:
+    """Offers audio producers to the transcription service's caption workers over the bus."""
+
+    def __init__(self, bus: Bus, *, timeout: float = 10.0) -> None:
+        self._bus = bus
+        self._timeout = timeout
+
+    async def offer(
+        self, key: RoomKey, offer: transcription_contract.CaptionOffer, plan: Plan | None
+    ) -> transcription_contract.CaptionDecision:
+        context = RequestContext(tenant_id=key.tenant_id, plan=plan)
+        return await self._bus.request(
+            transcription_contract.CAPTION_PRODUCER, offer, context=context, timeout=self._timeout
+        )
 
 
 class BusSessions:
@@ -299,6 +322,7 @@ class NodeHandlers:
             kind=request.kind,
             rtp_parameters=request.rtp_parameters,
             app_data=request.app_data,
+            plan=context.plan,
         )
         return Produced(producer_id=producer.id)
 
@@ -341,6 +365,32 @@ class NodeHandlers:
 
     async def stats(self, request: Empty, context: RequestContext) -> contract.NodeStats:
         return self.node.stats()
+
+    # --- taps (media.taps): asked by services, never by a browser ---
+
+    async def start_tap(self, request: StartTap, context: RequestContext) -> TapStarted:
+        tap = await self.node.start_tap(
+            _key(request.room_id, context),
+            producer_id=request.producer_id,
+            host=request.host,
+            port=request.port,
+            lease_seconds=request.lease_seconds,
+        )
+        return tap.describe()
+
+    async def renew_tap(self, request: TapRef, context: RequestContext) -> Empty:
+        key = _key(request.room_id, context)
+        self.node.renew_tap(key, request.tap_id)
+        if request.keyframe:
+            await self.node.tap_keyframe(key, request.tap_id)
+        return Empty()
+
+    async def room_producers(self, request: RoomRef, context: RequestContext) -> RoomProducers:
+        return RoomProducers(producers=self.node.room_producers(_key(request.room_id, context)))
+
+    async def stop_tap(self, request: TapRef, context: RequestContext) -> Empty:
+        self.node.stop_tap(_key(request.room_id, context), request.tap_id)
+        return Empty()
 
     # --- room controls (docs/realtime-events.md) ---
 
@@ -406,6 +456,10 @@ class NodeHandlers:
             (contract.NODE_CLOSE_PRODUCER, self.close_producer),
             (contract.NODE_EXIT, self.exit),
             (contract.NODE_STATS, self.stats),
+            (contract.NODE_START_TAP, self.start_tap),
+            (contract.NODE_RENEW_TAP, self.renew_tap),
+            (contract.NODE_STOP_TAP, self.stop_tap),
+            (contract.NODE_ROOM_PRODUCERS, self.room_producers),
             (contract.NODE_PEER_INFO, self.peer_info),
             (contract.NODE_REQUEST_COHOST, self.request_cohost),
             (contract.NODE_ANSWER_COHOST, self.answer_cohost),

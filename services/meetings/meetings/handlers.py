@@ -140,7 +140,14 @@ class MeetingsHandlers:
         if room is None:
             raise NotFound("no such room", field="roomId")
         host_ids = await self.store.room_host_ids(tenant_id, room.id)
-        return RoomDetails(id=room.id, name=room.name, type=room.type, host_ids=host_ids, ended_at=room.ended_at)
+        return RoomDetails(
+            id=room.id,
+            name=room.name,
+            type=room.type,
+            host_ids=host_ids,
+            ended_at=room.ended_at,
+            transcript_meeting_id=await self.store.room_transcript_meeting(tenant_id, room.id),
+        )
 
     async def end_room(self, request: EndRoom, context: RequestContext) -> RoomEnded:
         """The host ended the room's webinar (the media node asks, before closing the room):

@@ -143,6 +143,15 @@ class MeetingsStore:
         cursor = self.meetings.find({"tenant_id": tenant_id, "room_id": room_id}, projection={"host_id": 1})
         return sorted({str(doc["host_id"]) async for doc in cursor})
 
+    async def room_transcript_meeting(self, tenant_id: str, room_id: str) -> str | None:
+        """The newest meeting held in the room with transcripts on (live captions go to it)."""
+        doc = await self.meetings.find_one(
+            {"tenant_id": tenant_id, "room_id": room_id, "transcript_enabled": True},
+            projection={"_id": 1},
+            sort=[("created_at", DESCENDING), ("_id", DESCENDING)],
+        )
+        return str(doc["_id"]) if doc else None
+
     # -- meetings ------------------------------------------------------------
 
     async def insert_meeting(self, meeting: NewMeeting) -> StoredMeeting:

@@ -4,10 +4,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 from recording.domain import (
     MAX_ID,
     RecordingSession,
+    StoredTrack,
     check_stop,
     normalise_stream_id,
     parse_instant,
@@ -18,13 +20,18 @@ from recording.store import RecordingStore
 from webinar_contracts import Empty, NotFound, RequestContext
 from webinar_contracts.paging import PagePosition, check_limit, decode_cursor, encode_cursor
 from webinar_contracts.recording import (
+    FAILED,
+    READY,
     RECORDING_STOPPED,
     ListRecordings,
+    RecordedTrack,
     Recording,
     RecordingPage,
     RecordingStopped,
+    RoomRecordingEvent,
     StartRecording,
     StopRecording,
+    download_path,
 )
 from webinar_contracts.validation import required_text
 from webinar_runtime.bus import Bus
@@ -36,7 +43,54 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def download_link(session: RecordingSession) -> str | None:
+    """Where a ready recording's file is served: the gateway's path with the recording's
+    download token, so a `<video src>` (which sends no API key) can play it."""
+    if session.status != READY or not session.download_token:
+        return None
+    return f"{download_path(session.recording_id)}?token={session.download_token}"
+
+
+def track_link(session: RecordingSession, track: StoredTrack) -> str | None:
+    """Where a ready server-side recording's track file is served (with the download token)."""
+    if session.status != READY or not session.download_token:
+        return None
+    return f"{download_path(session.recording_id)}?track={quote(track.track_id)}&token={session.download_token}"
+
+
+def track_view(session: RecordingSession, track: StoredTrack) -> RecordedTrack:
+    return RecordedTrack(
+        track_id=track.track_id,
+        kind=track.kind,
+        mime_type=track.mime_type,
+        peer_id=track.peer_id,
+        peer_name=track.peer_name,
+        offset=track.offset,
+        duration=track.duration,
+        size=track.size,
+        download_url=track_link(session, track),
+    )
+
+
+def room_event(session: RecordingSession, reason: str | None = None) -> RoomRecordingEvent:
+    """What the room hears of its server-side recording, as it is now."""
+    ready = session.status == READY
+    return RoomRecordingEvent(
+        recording_id=session.recording_id,
+        room_id=session.room_id,
+        status=session.status,
+        host_name=session.user_name,
+        start_time=session.started_at,
+        end_time=session.ended_at,
+        download_url=download_link(session),
+        size=session.output_size if ready else None,
+        duration=session.duration if ready else None,
+        reason=reason or (session.failure_reason if session.status == FAILED else None),
+    )
+
+
 def recording_view(session: RecordingSession) -> Recording:
+    ready = session.status == READY
     return Recording(
         id=session.id,
         room_id=session.room_id,
@@ -49,6 +103,12 @@ def recording_view(session: RecordingSession) -> Recording:
         end_time=session.ended_at,
         created_at=session.created_at,
         updated_at=session.updated_at,
+        download_url=download_link(session),
+        size=session.output_size if ready else None,
+        duration=session.duration if ready else None,
+        failure_reason=session.failure_reason if session.status == FAILED else None,
+        source=session.source,
+        tracks=[track_view(session, track) for track in session.tracks],
     )
 
 

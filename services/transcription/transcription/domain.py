@@ -35,6 +35,9 @@ class NewLine:
     meeting_id: str
     user_name: str
     message: str
+    # Live captions know who spoke (the producing peer's user and socket); a line sent over REST does not.
+    user_id: str | None = None
+    peer_id: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -143,3 +146,23 @@ def _pieces(line: str, max_chars: int) -> list[str]:
     if line:
         pieces.append(line)
     return pieces
+
+
+def caption_line(
+    *, tenant_id: str, meeting_id: str, name: str, text: str, user_id: str | None = None, peer_id: str | None = None
+) -> NewLine | None:
+    """The transcript line of a final caption, or None when nothing was said. A caption is
+    what an engine heard, not what a client sent: it is cleaned rather than refused (control
+    characters dropped, cut to the longest line), and an unnamed peer is "Speaker"."""
+    message = " ".join(CONTROL.sub(" ", text).split())[:MAX_MESSAGE]
+    if not message:
+        return None
+    user_name = " ".join(CONTROL.sub(" ", name).split())[:MAX_NAME] or "Speaker"
+    return NewLine(
+        tenant_id=tenant_id,
+        meeting_id=meeting_id,
+        user_name=user_name,
+        message=message,
+        user_id=user_id,
+        peer_id=peer_id,
+    )

@@ -57,6 +57,10 @@ class TranscriptStore:
             "message": new.message,
             "created_at": to_millis(now),
         }
+        if new.user_id is not None:
+            doc["user_id"] = new.user_id
+        if new.peer_id is not None:
+            doc["peer_id"] = new.peer_id
         await self.lines.insert_one(doc)
         return _line(doc)
 

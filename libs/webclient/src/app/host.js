@@ -5,10 +5,13 @@
 
 import { Webinar } from '../webinar.js';
 import { RestClient } from '../rest.js';
+import { CaptionsPanel } from './captions.js';
 import { ChatPanel } from './chat.js';
 import { PeoplePanel } from './people.js';
+import { RecordingPanel } from './recording-panel.js';
 import { Stage } from './stage.js';
 import { WhiteboardPanel } from './whiteboard.js';
+import { EffectsPanel } from './effects-panel.js';
 import { $, copyText, fullName, run, savedSession, say } from './session.js';
 
 const params = new URLSearchParams(window.location.search);
@@ -20,12 +23,16 @@ let preview = null; // the MediaStream shown before and while live
 let webinar = null;
 let stage = null;
 let whiteboard = null;
+let effects = null; // noise suppression and virtual backgrounds (effects-panel.js)
+let captions = null;
 
 // for tests
 window.hostPage = {
   get webinar() { return webinar; },
   get preview() { return preview; },
   get whiteboard() { return whiteboard; },
+  get effects() { return effects; },
+  get captions() { return captions; },
 }; // prettier-ignore
 
 function setButton(button, { pressed, label, disabled }) {
@@ -83,6 +90,7 @@ async function switchDevice(kind) {
   }
   preview.addTrack(track);
   $('#preview').srcObject = preview;
+  effects.refresh();
 }
 
 function showViewerCount() {
@@ -98,6 +106,15 @@ async function goLive() {
   stage = new Stage(webinar, { grid: $('#stage'), audio: $('#audio') });
   new PeoplePanel(webinar, $('#people-panel'), { say });
   new ChatPanel(webinar, $('#chat-panel'), { roomId, apiKey: session.apiKey });
+  captions = new CaptionsPanel(webinar, $('#captions-panel'));
+  const recording = new RecordingPanel($('#recording-panel'), {
+    roomId,
+    session,
+    userName: fullName(session.user),
+    stream: () => preview,
+    say,
+  });
+  recording.attach(webinar);
   webinar.addEventListener('peers', showViewerCount);
   webinar.addEventListener('connectionstate', ({ detail }) => {
     if (detail.state === 'reconnecting') say('Connection lost: reconnecting ...', 'error');
@@ -113,8 +130,7 @@ async function goLive() {
     await webinar.join(roomId, { name: fullName(session.user), token: session.token });
     const [camera] = preview.getVideoTracks();
     const [microphone] = preview.getAudioTracks();
-    if (camera) await webinar.publish.camera({ track: camera });
-    if (microphone) await webinar.publish.microphone({ track: microphone });
+    await effects.publish(webinar, { camera, microphone });
   } catch (error) {
     setButton($('#go-live'), { disabled: false });
     throw error;
@@ -142,9 +158,10 @@ async function toggleCamera() {
   }
   const stream = await navigator.mediaDevices.getUserMedia({ video: { deviceId: { exact: $('#camera-select').value } } });
   const [track] = stream.getVideoTracks();
-  await webinar.publish.camera({ track });
+  await webinar.publish.camera({ track, ...effects.options('camera') });
   preview.addTrack(track);
   $('#preview').srcObject = preview;
+  effects.refresh();
   setButton(button, { pressed: false, label: 'Stop camera' });
 }
 
@@ -178,6 +195,7 @@ async function start() {
   if (!session.apiKey || !session.token || !session.user) {
     return say('Log in on the webinars page first, then open this webinar from your list.', 'error');
   }
+  effects = new EffectsPanel($('#effects-panel'), { video: $('#preview'), preview: () => preview, say });
   whiteboard = new WhiteboardPanel($('#whiteboard-panel'), {
     roomId,
     auth: { apiKey: session.apiKey, token: session.token },

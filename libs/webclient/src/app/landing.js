@@ -66,7 +66,38 @@ function webinarItem(meeting) {
       say(copied ? 'Viewer link copied: share it with your audience.' : 'Viewer link selected: copy it.', 'ok');
     }),
   );
+  const after = $('.show-transcript', item);
+  after.setAttribute('aria-label', `Show the transcript and summary of ${meeting.title}`);
+  after.addEventListener('click', () => run(() => showAfterMeeting(item, meeting._id)));
   return item;
+}
+
+// After the meeting: its transcript (the captions' final lines and any sent lines, in spoken
+// order) and its summary, written on first ask.
+async function showAfterMeeting(item, meetingId) {
+  const client = rest();
+  const transcript = await client.viewTranscript(meetingId, { limit: 500 });
+  const lines = $('.lines', item);
+  lines.replaceChildren(
+    ...transcript.data.map((line) => {
+      const row = document.createElement('li');
+      const who = document.createElement('strong');
+      who.textContent = `${line.userName}: `;
+      row.append(who, line.message);
+      return row;
+    }),
+  );
+  let summary = '';
+  if (transcript.data.length) {
+    try {
+      summary = (await client.getSummary(meetingId)).summary;
+    } catch (error) {
+      if (error.status !== 404) throw error;
+      summary = (await client.generateSummary(meetingId)).summary;
+    }
+  }
+  $('.summary', item).textContent = summary || 'Nothing was said yet, so there is nothing to summarise.';
+  $('.after', item).hidden = false;
 }
 
 async function viewerLink(roomId) {
@@ -104,7 +135,7 @@ $('#create-form').addEventListener('submit', (event) => {
     const client = rest();
     const room = (await client.createRoom({ name: title, type: 'webinar' })).data;
     const meeting = (
-      await client.createMeeting({ title, hostId: session.user._id, transcriptEnabled: false })
+      await client.createMeeting({ title, hostId: session.user._id, transcriptEnabled: $('#webinar-captions').checked })
     ).data;
     await client.updateMeeting(meeting._id, { userId: session.user._id, roomId: room.id });
     $('#webinar-title').value = '';

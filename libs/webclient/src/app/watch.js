@@ -6,6 +6,7 @@
 // has ended. A viewer chats, follows the whiteboard, and may raise a hand to present.
 
 import { Webinar } from '../webinar.js';
+import { CaptionsPanel } from './captions.js';
 import { ChatPanel } from './chat.js';
 import { PresenterControls } from './presenter.js';
 import { Stage } from './stage.js';
@@ -21,12 +22,14 @@ const ticket = fragment.get('ticket') ?? '';
 let webinar = null;
 let stage = null;
 let whiteboard = null;
+let captions = null;
 
 // for tests
 window.watchPage = {
   get webinar() { return webinar; },
   get stage() { return stage; },
   get whiteboard() { return whiteboard; },
+  get captions() { return captions; },
 }; // prettier-ignore
 
 const MESSAGES = {
@@ -72,6 +75,7 @@ async function join(name) {
   });
   webinar.addEventListener('peers', showPresence);
   new ChatPanel(webinar, $('#chat-panel'), { roomId, ticket });
+  captions = new CaptionsPanel(webinar, $('#captions-panel'));
   new PresenterControls(webinar, $('#presenter-panel'), { say });
   webinar.addEventListener('connectionstate', ({ detail }) => {
     if (detail.state === 'reconnecting') say(MESSAGES.reconnecting, 'error');

@@ -1,0 +1,103 @@
+"""Tapped RTP to 16 kHz mono 16-bit PCM: the RTP header read, Opus decoded with PyAV
+(libopus), resampled. A gap in the RTP timestamps (lost packets, or a sender's DTX
+silence) becomes that much silence, so the audio's timeline stays the speaker's."""
+
+import struct
+from dataclasses import dataclass
+
+import av
+import numpy as np
+
+SAMPLE_RATE = 16000
+BYTES_PER_SAMPLE = 2
+MAX_GAP_SECONDS = 2.0  # a longer gap is filled with this much silence: enough to end an utterance
+
+
+class PacketError(ValueError):
+    """Not an RTP packet this stream can read."""
+
+
+@dataclass(frozen=True, slots=True)
+class RtpPacket:
+    payload_type: int
+    sequence_number: int
+    timestamp: int
+    ssrc: int
+    payload: bytes
+
+
+def parse_rtp(data: bytes) -> RtpPacket:
+    """The header fields and payload of an RTP packet (RFC 3550); PacketError when malformed."""
+    if len(data) < 12 or data[0] >> 6 != 2:
+        raise PacketError("not an RTP packet")
+    first, second, sequence_number, timestamp, ssrc = struct.unpack_from("!BBHII", data)
+    offset = 12 + 4 * (first & 0x0F)
+    if first & 0x10:
+        if len(data) < offset + 4:
+            raise PacketError("truncated header extension")
+        (length,) = struct.unpack_from("!H", data, offset + 2)
+        offset += 4 + 4 * length
+    end = len(data)
+    if first & 0x20:
+        if end <= offset or data[-1] == 0:
+            raise PacketError("bad padding")
+        end -= data[-1]
+    if end < offset:
+        raise PacketError("truncated packet")
+    return RtpPacket(
+        payload_type=second & 0x7F,
+        sequence_number=sequence_number,
+        timestamp=timestamp,
+        ssrc=ssrc,
+        payload=data[offset:end],
+    )
+
+
+def _newer(a: int, b: int) -> bool:
+    """Sequence number `a` comes after `b` (16-bit, wrapping)."""
+    return a != b and (a - b) & 0xFFFF < 0x8000
+
+
+class OpusDecoder:
+    """One tapped Opus stream to 16 kHz mono PCM, packet by packet, in order: a packet older
+    than the last one decoded (late or repeated) is dropped."""
+
+    def __init__(self, *, clock_rate: int = 48000, channels: int = 2) -> None:
+        self._codec = av.CodecContext.create("libopus", "r")
+        self._codec.sample_rate = 48000  # type: ignore[attr-defined]
+        self._codec.layout = "stereo" if channels == 2 else "mono"  # type: ignore[attr-defined]
+        self._resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+        self._clock_rate = clock_rate
+        self._last_sequence: int | None = None
+        self._next_timestamp: int | None = None
+        self.packets_decoded = 0
+        self.packets_dropped = 0
+
+    def decode(self, packet: RtpPacket) -> bytes:
+        """The PCM this packet adds (with the silence of any gap before it); b"" for a
+        packet that came too late or cannot be decoded."""
+        if self._last_sequence is not None and not _newer(packet.sequence_number, self._last_sequence):
+            self.packets_dropped += 1
+            return b""
+        self._last_sequence = packet.sequence_number
+        silence = b""
+        if self._next_timestamp is not None:
+            gap = (packet.timestamp - self._next_timestamp) & 0xFFFFFFFF
+            if 0 < gap < 0x80000000:
+                seconds = min(gap / self._clock_rate, MAX_GAP_SECONDS)
+                silence = bytes(int(seconds * SAMPLE_RATE) * BYTES_PER_SAMPLE)
+        try:
+            frames = self._codec.decode(av.Packet(packet.payload))  # type: ignore[attr-defined]
+        except av.FFmpegError:
+            self.packets_dropped += 1
+            return silence
+        chunks = [silence]
+        samples = 0
+        for frame in frames:
+            samples += frame.samples
+            for out in self._resampler.resample(frame):
+                chunks.append(np.asarray(out.to_ndarray(), dtype=np.int16).reshape(-1).tobytes())
+        # The frame's length at 48 kHz, in RTP clock units, is where the next packet should start.
+        self._next_timestamp = (packet.timestamp + samples * self._clock_rate // 48000) & 0xFFFFFFFF
+        self.packets_decoded += 1
+        return b"".join(chunks)
