@@ -11,51 +11,13 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from webinar_contracts.tapped_rtp import PacketError as PacketError
+from webinar_contracts.tapped_rtp import RtpPacket as RtpPacket
+from webinar_contracts.tapped_rtp import parse_rtp as parse_rtp
+
 H264_START_CODE = b"\x00\x00\x00\x01"
 H264_IDR, H264_SPS, H264_PPS, H264_STAP_A, H264_FU_A = 5, 7, 8, 24, 28
 VP8_START_CODE = b"\x9d\x01\x2a"
-
-
-class PacketError(ValueError):
-    """Not an RTP packet this track can read."""
-
-
-@dataclass(frozen=True, slots=True)
-class RtpPacket:
-    payload_type: int
-    sequence_number: int
-    timestamp: int
-    ssrc: int
-    marker: bool
-    payload: bytes
-
-
-def parse_rtp(data: bytes) -> RtpPacket:
-    """The header fields and payload of an RTP packet; PacketError when malformed."""
-    if len(data) < 12 or data[0] >> 6 != 2:
-        raise PacketError("not an RTP packet")
-    first, second, sequence_number, timestamp, ssrc = struct.unpack_from("!BBHII", data)
-    offset = 12 + 4 * (first & 0x0F)
-    if first & 0x10:
-        if len(data) < offset + 4:
-            raise PacketError("truncated header extension")
-        (length,) = struct.unpack_from("!H", data, offset + 2)
-        offset += 4 + 4 * length
-    end = len(data)
-    if first & 0x20:
-        if end <= offset or data[-1] == 0:
-            raise PacketError("bad padding")
-        end -= data[-1]
-    if end < offset:
-        raise PacketError("truncated packet")
-    return RtpPacket(
-        payload_type=second & 0x7F,
-        sequence_number=sequence_number,
-        timestamp=timestamp,
-        ssrc=ssrc,
-        marker=bool(second & 0x80),
-        payload=data[offset:end],
-    )
 
 
 class Unwrapper:

@@ -2,55 +2,16 @@
 (libopus), resampled. A gap in the RTP timestamps (lost packets, or a sender's DTX
 silence) becomes that much silence, so the audio's timeline stays the speaker's."""
 
-import struct
-from dataclasses import dataclass
-
 import av
 import numpy as np
+
+from webinar_contracts.tapped_rtp import PacketError as PacketError
+from webinar_contracts.tapped_rtp import RtpPacket as RtpPacket
+from webinar_contracts.tapped_rtp import parse_rtp as parse_rtp
 
 SAMPLE_RATE = 16000
 BYTES_PER_SAMPLE = 2
 MAX_GAP_SECONDS = 2.0  # a longer gap is filled with this much silence: enough to end an utterance
-
-
-class PacketError(ValueError):
-    """Not an RTP packet this stream can read."""
-
-
-@dataclass(frozen=True, slots=True)
-class RtpPacket:
-    payload_type: int
-    sequence_number: int
-    timestamp: int
-    ssrc: int
-    payload: bytes
-
-
-def parse_rtp(data: bytes) -> RtpPacket:
-    """The header fields and payload of an RTP packet (RFC 3550); PacketError when malformed."""
-    if len(data) < 12 or data[0] >> 6 != 2:
-        raise PacketError("not an RTP packet")
-    first, second, sequence_number, timestamp, ssrc = struct.unpack_from("!BBHII", data)
-    offset = 12 + 4 * (first & 0x0F)
-    if first & 0x10:
-        if len(data) < offset + 4:
-            raise PacketError("truncated header extension")
-        (length,) = struct.unpack_from("!H", data, offset + 2)
-        offset += 4 + 4 * length
-    end = len(data)
-    if first & 0x20:
-        if end <= offset or data[-1] == 0:
-            raise PacketError("bad padding")
-        end -= data[-1]
-    if end < offset:
-        raise PacketError("truncated packet")
-    return RtpPacket(
-        payload_type=second & 0x7F,
-        sequence_number=sequence_number,
-        timestamp=timestamp,
-        ssrc=ssrc,
-        payload=data[offset:end],
-    )
 
 
 def _newer(a: int, b: int) -> bool:
