@@ -74,6 +74,7 @@ from webinar_contracts.recording import (
 from webinar_contracts.validation import required_text
 from webinar_runtime.blobs import BlobStore
 from webinar_runtime.bus import Bus
+from webinar_runtime.node_taps import NodeTaps
 
 log = logging.getLogger("recording.rooms")
 
@@ -459,6 +460,7 @@ class BusMediaNodes:
     def __init__(self, bus: Bus, *, timeout: float = 5.0) -> None:
         self._bus = bus
         self._timeout = timeout
+        self._taps = NodeTaps(bus, timeout=timeout)
 
     async def place(self, tenant_id: str, room_id: str) -> str:
         placement = await self._bus.request(
@@ -478,29 +480,15 @@ class BusMediaNodes:
         )
         return answer.producers
 
+    # The tap endpoints, asked as every tap receiver asks them.
     async def start_tap(self, tenant_id: str, node_id: str, request: StartTap) -> TapStarted:
-        return await self._bus.request(
-            media_contract.NODE_START_TAP.at(node_id),
-            request,
-            context=RequestContext(tenant_id=tenant_id),
-            timeout=self._timeout,
-        )
+        return await self._taps.start(tenant_id, node_id, request)
 
     async def renew_tap(self, tenant_id: str, node_id: str, request: TapRef) -> None:
-        await self._bus.request(
-            media_contract.NODE_RENEW_TAP.at(node_id),
-            request,
-            context=RequestContext(tenant_id=tenant_id),
-            timeout=self._timeout,
-        )
+        await self._taps.renew(tenant_id, node_id, request)
 
     async def stop_tap(self, tenant_id: str, node_id: str, request: TapRef) -> None:
-        await self._bus.request(
-            media_contract.NODE_STOP_TAP.at(node_id),
-            request,
-            context=RequestContext(tenant_id=tenant_id),
-            timeout=self._timeout,
-        )
+        await self._taps.stop(tenant_id, node_id, request)
 
 
 class BusRoomHosts:

@@ -8,6 +8,7 @@ Everything here is synchronous and free of I/O: the recorder feeds it datagrams.
 """
 
 import struct
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -113,11 +114,11 @@ class Frame:
     height: int = 0
 
 
-class Depacketizer:
+class Depacketizer(ABC):
     """One codec's payload format undone: in-order packets in, whole frames out."""
 
-    def push(self, item: InOrder) -> list[Frame]:
-        raise NotImplementedError
+    @abstractmethod
+    def push(self, item: InOrder) -> list[Frame]: ...
 
     def flush(self) -> list[Frame]:
         return []

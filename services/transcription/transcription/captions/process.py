@@ -22,46 +22,14 @@ from webinar_contracts import NotFound, RequestContext
 from webinar_contracts import media as media_contract
 from webinar_contracts import meetings as meetings_contract
 from webinar_contracts import transcription as contract
-from webinar_contracts.media import StartTap, TapRef, TapStarted
 from webinar_contracts.transcription import Caption
 from webinar_runtime.bus import Bus
+from webinar_runtime.node_taps import NodeTaps
 from webinar_runtime.service import Service
 
 log = logging.getLogger("transcription.captions")
 
 MAX_QUEUED_PUSHES = 10_000
-
-
-class BusNodeTaps:
-    """The media node's tap endpoints, on the node that holds the room."""
-
-    def __init__(self, bus: Bus, *, timeout: float = 5.0) -> None:
-        self._bus = bus
-        self._timeout = timeout
-
-    async def start(self, tenant_id: str, node_id: str, request: StartTap) -> TapStarted:
-        return await self._bus.request(
-            media_contract.NODE_START_TAP.at(node_id),
-            request,
-            context=RequestContext(tenant_id=tenant_id),
-            timeout=self._timeout,
-        )
-
-    async def renew(self, tenant_id: str, node_id: str, request: TapRef) -> None:
-        await self._bus.request(
-            media_contract.NODE_RENEW_TAP.at(node_id),
-            request,
-            context=RequestContext(tenant_id=tenant_id),
-            timeout=self._timeout,
-        )
-
-    async def stop(self, tenant_id: str, node_id: str, request: TapRef) -> None:
-        await self._bus.request(
-            media_contract.NODE_STOP_TAP.at(node_id),
-            request,
-            context=RequestContext(tenant_id=tenant_id),
-            timeout=self._timeout,
-        )
 
 
 class BusRoomMeetings:
@@ -177,7 +145,7 @@ async def wire_caption_worker(service: Service, config: TranscriptionConfig) -> 
         new_recognition = whisper_recognitions(scheduler, partial_every=config.caption_partial_seconds)
     worker = CaptionWorker(
         worker_id=config.instance_id,
-        taps=BusNodeTaps(service.bus),
+        taps=NodeTaps(service.bus),
         rooms=BusRoomMeetings(service.bus),
         sink=sink,
         new_recognition=new_recognition,
