@@ -56,6 +56,17 @@ async def open_bucket(
         return await js.key_value(bucket)
 
 
+async def bucket_keys(js: JetStreamContext, bucket: str) -> list[str]:
+    """The keys of a bucket, from one stream-info request: its stream (`KV_<bucket>`) lists
+    the subjects it holds. nats-py's `KeyValue.keys()` opens a watcher whose end-of-listing
+    marker can arrive before the entries while the bucket is being written (every heartbeat),
+    answering "no keys" for a bucket full of them. Deleted keys are listed too (their
+    delete marker is kept); reading them answers KeyNotFoundError."""
+    prefix = f"$KV.{bucket}."
+    info = await js.stream_info(f"KV_{bucket}", subjects_filter=f"{prefix}>")
+    return [subject.removeprefix(prefix) for subject in info.state.subjects or {}]
+
+
 def choose_node(
     nodes: list[NodeRecord], *, pick: Callable[[list[NodeRecord]], NodeRecord] = random.choice
 ) -> NodeRecord:
@@ -71,13 +82,17 @@ class Placement:
         self,
         *,
         node_id: str,
+        js: JetStreamContext,
         nodes: KeyValue,
+        nodes_bucket: str,
         rooms: KeyValue,
         record: Callable[[], NodeRecord],
         heartbeat_interval: float,
     ) -> None:
         self.node_id = node_id
+        self._js = js
         self._nodes = nodes
+        self._nodes_bucket = nodes_bucket
         self._rooms = rooms
         self._record = record
         self._interval = heartbeat_interval
@@ -112,7 +127,15 @@ class Placement:
             replicas=replicas,
             description="media rooms: the node holding each",
         )
-        return cls(node_id=node_id, nodes=nodes, rooms=rooms, record=record, heartbeat_interval=heartbeat_interval)
+        return cls(
+            node_id=node_id,
+            js=js,
+            nodes=nodes,
+            nodes_bucket=NODES_BUCKET,
+            rooms=rooms,
+            record=record,
+            heartbeat_interval=heartbeat_interval,
+        )
 
     # --- this node's heartbeat ---
 
@@ -150,10 +173,7 @@ class Placement:
             await self._nodes.delete(self.node_id)
 
     async def live_nodes(self) -> dict[str, NodeRecord]:
-        try:
-            keys = await self._nodes.keys()
-        except nats.js.errors.NoKeysError:
-            return {}
+        keys = await bucket_keys(self._js, self._nodes_bucket)
         entries = await asyncio.gather(*(self._nodes.get(key) for key in keys), return_exceptions=True)
         nodes = {}
         for entry in entries:

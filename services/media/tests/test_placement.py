@@ -27,8 +27,12 @@ async def nc(nats_url: str) -> AsyncIterator[NatsClient]:
 
 
 @pytest.fixture
-async def buckets(nc: NatsClient) -> AsyncIterator[tuple[KeyValue, KeyValue]]:
-    suffix = secrets.token_hex(4)
+def suffix() -> str:
+    return secrets.token_hex(4)
+
+
+@pytest.fixture
+async def buckets(nc: NatsClient, suffix: str) -> AsyncIterator[tuple[KeyValue, KeyValue]]:
     js = nc.jetstream()
     nodes = await open_bucket(
         js, f"test_nodes_{suffix}", ttl=5, storage=StorageType.MEMORY, replicas=1, description="test"
@@ -51,14 +55,18 @@ def loads() -> Loads:
 
 
 @pytest.fixture
-async def placement_of(buckets: tuple[KeyValue, KeyValue], loads: Loads) -> AsyncIterator[MakePlacement]:
+async def placement_of(
+    nc: NatsClient, buckets: tuple[KeyValue, KeyValue], suffix: str, loads: Loads
+) -> AsyncIterator[MakePlacement]:
     made: list[Placement] = []
 
     def make(node_id: str) -> Placement:
         loads.setdefault(node_id, NodeRecord(node_id=node_id))
         placement = Placement(
             node_id=node_id,
+            js=nc.jetstream(),
             nodes=buckets[0],
+            nodes_bucket=f"test_nodes_{suffix}",
             rooms=buckets[1],
             record=lambda: loads[node_id],
             heartbeat_interval=0.1,
@@ -99,6 +107,15 @@ async def test_a_room_is_placed_once_on_the_lighter_node_and_found_there_after(
     assert (await a.place(PlaceRoom(room_id="r1", create=True), TENANT)).node_id == "b"
     # The same room id of another tenant is another room.
     assert (await a.place(PlaceRoom(room_id="r1", create=True), RequestContext(tenant_id="t2"))).node_id == "a"
+
+
+async def test_live_nodes_lists_every_node_while_they_beat(placement_of: MakePlacement) -> None:
+    a, b = placement_of("a"), placement_of("b")
+    await a.start()
+    await b.start()
+    for _ in range(30):  # heartbeats keep writing the bucket meanwhile
+        listings = await asyncio.gather(a.live_nodes(), b.live_nodes(), a.beat(), b.beat(), a.live_nodes())
+        assert all(set(listing) == {"a", "b"} for listing in listings if listing is not None)
 
 
 async def test_two_placements_of_one_room_at_once_agree(placement_of: MakePlacement) -> None:
@@ -165,7 +182,9 @@ async def test_a_node_that_dies_silently_drops_out_when_its_record_expires(nc: N
     try:
         crashed = Placement(
             node_id="crashed",
+            js=js,
             nodes=nodes,
+            nodes_bucket=name,
             rooms=rooms,
             record=lambda: NodeRecord(node_id="crashed"),
             heartbeat_interval=5,
