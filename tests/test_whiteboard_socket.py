@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 import socketio
-from roomclients import rest_room, user_with_token
+from roomclients import enter, rest_room, room_clients, room_name, user_with_token, viewer_ticket
 
 from restclient import call
 
@@ -20,9 +20,11 @@ TIMEOUT = 5
 class BoardClient:
     """A socket on the ART path that queues every whiteboard event it hears."""
 
-    def __init__(self, url: str, *, api_key: str, token: str | None = None) -> None:
+    def __init__(self, url: str, *, api_key: str | None, token: str | None = None, ticket: str | None = None) -> None:
+        """`api_key` (with a user's `token`), or a viewer link's `ticket` (api_key None)."""
         self.url = url
-        self.auth = {"apiKey": api_key, **({"token": token} if token else {})}
+        credentials = {"apiKey": api_key, "token": token, "ticket": ticket}
+        self.auth = {name: value for name, value in credentials.items() if value}
         self.socket = socketio.AsyncClient(reconnection=False)
         self.heard: dict[str, asyncio.Queue[Any]] = collections.defaultdict(asyncio.Queue)
         for event in EVENTS:
@@ -135,6 +137,62 @@ async def test_a_viewer_cannot_toggle_the_board_and_a_host_can(suite, http, clie
     assert await host.send("whiteBoardToggle", room_id, enabled=False) == {"enabled": False}
     assert (await viewer.hear("whiteBoardToggle"))["enabled"] is False
     assert (await viewer.send("whiteBoardStateRequest", room_id))["enabled"] is False
+
+
+async def test_a_co_host_approved_on_the_sfu_socket_toggles_the_board_and_nobody_else_does(suite, http, clients):
+    """A viewer link's guests share one ticket: what tells the co-host apart is its peer on the
+    SFU socket, named by socket id and proven by the key its join answered."""
+    room_id, token = await hosted_room(suite, http)
+    ticket = await viewer_ticket(suite, http, room_id, token)
+    async with room_clients(suite) as sfu:
+        host = await sfu(token=token)
+        await enter(host, room_id, "Harper")
+        guest, other = await sfu(api_key=None, ticket=ticket), await sfu(api_key=None, ticket=ticket)
+        guest_key = (await enter(guest, room_id, "Quinn"))["peerKey"]
+        other_key = (await enter(other, room_id, "Rory"))["peerKey"]
+        assert guest_key != other_key
+        guest_board = await clients(api_key=None, ticket=ticket)
+        other_board = await clients(api_key=None, ticket=ticket)
+        assert (await other_board.send("whiteBoardStateRequest", room_id))["enabled"] is False
+        as_guest = {"peer_id": guest.sid, "peer_key": guest_key}
+
+        # Still a viewer: refused, with its role named.
+        answer = await guest_board.send("whiteBoardToggle", room_id, enabled=True, **as_guest)
+        assert answer == {"error": "only a host or a co-host may turn the whiteboard on or off; you are a viewer"}
+
+        assert await guest.request("cohost:request") == "success"
+        assert await host.request("cohost:respond", {"peer_id": guest.sid, "approved": True}) == "success"
+        assert await guest_board.send("whiteBoardToggle", room_id, enabled=True, **as_guest) == {"enabled": True}
+        assert await other_board.hear("whiteBoardToggle") == {
+            "room_id": room_id, "enabled": True, "socketId": guest_board.sid,
+        }  # fmt: skip
+
+        # Another guest naming the co-host's peer (its socket id is public) with its own key,
+        # or with no key, or with no peer at all, is refused.
+        spoofed = await other_board.send("whiteBoardToggle", room_id, peer_id=guest.sid, peer_key=other_key)
+        assert spoofed == {"error": "peer_key is not that peer's key (the peerKey its join answered)"}
+        keyless = await other_board.send("whiteBoardToggle", room_id, peer_id=guest.sid)
+        assert "peer_key is required" in keyless["error"]
+        assert "connect with a host's token" in (await other_board.send("whiteBoardToggle", room_id))["error"]
+        # A key is good in its own room only (a guest's ticket keeps it to that room anyway).
+        assert "error" in await other_board.send("whiteBoardToggle", room_name(), **as_guest)
+        assert (await other_board.send("whiteBoardStateRequest", room_id))["enabled"] is True
+
+        # Demoted, the co-host may no longer.
+        assert await host.request("cohost:demote", {"peer_id": guest.sid}) == "success"
+        answer = await guest_board.send("whiteBoardToggle", room_id, **as_guest)
+        assert answer == {"error": "only a host or a co-host may turn the whiteboard on or off; you are a viewer"}
+
+
+async def test_the_host_of_a_room_opened_on_the_socket_toggles_with_its_peer(suite, clients):
+    async with room_clients(suite) as sfu:
+        opener = await sfu()
+        room_id = room_name()
+        key = (await enter(opener, room_id, "Sasha"))["peerKey"]
+        board = await clients()
+        assert "error" in await board.send("whiteBoardToggle", room_id, enabled=True)  # no meeting names a host
+        answer = await board.send("whiteBoardToggle", room_id, enabled=True, peer_id=opener.sid, peer_key=key)
+        assert answer == {"enabled": True}
 
 
 async def test_strokes_reach_the_others_in_order_and_a_late_joiner_gets_the_same_board(board, clients):

@@ -113,10 +113,18 @@ async def test_a_viewer_raises_a_hand_and_once_approved_is_seen_by_the_other_vie
         await wait_true(host, TILE_DECODED, {"source": "camera", "name": "Jordan Speaker"})
         await screenshot(audience, "viewer-sees-cohost")
 
+        # A co-host opens and closes the whiteboard; a viewer has no such button.
+        await expect(audience.get_by_role("button", name="Open whiteboard")).to_be_hidden()
+        await speaker.get_by_role("button", name="Open whiteboard").click()
+        await expect(audience.locator(".whiteboard .board")).to_be_visible()
+        await speaker.get_by_role("button", name="Close whiteboard").click()
+        await expect(audience.get_by_text("The host has not opened the whiteboard.")).to_be_visible()
+
         # Demoted, the co-host's camera leaves everyone's stage and the hand can go up again.
         await host.get_by_role("button", name="Make Jordan Speaker a viewer again").click()
         await expect(audience.locator(".tile .name").filter(has_text="Jordan Speaker")).to_have_count(0)
         await expect(speaker.get_by_role("button", name="Raise hand to present")).to_be_visible()
+        await expect(speaker.get_by_role("button", name="Open whiteboard")).to_be_hidden()
     finally:
         for context in contexts:
             await context.close()

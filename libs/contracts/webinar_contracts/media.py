@@ -247,6 +247,15 @@ class JoinRoom(msgspec.Struct, kw_only=True):
     guest: bool = False
 
 
+class PeerProof(msgspec.Struct, kw_only=True):
+    """A peer of a room named by another socket of the same browser: its id and the key its
+    join answered (`peerKey`). The node answers the peer's role when the key is the peer's."""
+
+    room_id: str
+    peer_id: str
+    peer_key: str
+
+
 class PeerInfo(msgspec.Struct, kw_only=True):
     id: str
     name: str
@@ -272,6 +281,9 @@ class RoomState(msgspec.Struct, kw_only=True):
     video_paused: list[str] = msgspec.field(default_factory=list)  # peer ids
     audio_muted: list[str] = msgspec.field(default_factory=list)  # peer ids
     cohost_requests: list[PeerInfo] = msgspec.field(default_factory=list)
+    # In the answer to a peer's own join only: its key, which another socket of the same
+    # browser (the whiteboard's) presents with the peer id to act in the peer's role.
+    peer_key: str | None = None
 
 
 class ProducerInfo(msgspec.Struct, kw_only=True):
@@ -492,6 +504,7 @@ NODE_EXIT = NodeEndpoint("exit", PeerCall, Empty)
 NODE_STATS = NodeEndpoint("stats", Empty, NodeStats)
 # Room controls (docs/realtime-events.md): roles, co-host requests, mute, remove, pause, screen.
 NODE_PEER_INFO = NodeEndpoint("peer-info", PeerCall, PeerInfo)
+NODE_VOUCH_PEER = NodeEndpoint("vouch-peer", PeerProof, PeerInfo)
 NODE_REQUEST_COHOST = NodeEndpoint("cohost-request", PeerCall, Empty)
 NODE_ANSWER_COHOST = NodeEndpoint("cohost-answer", CohostAnswer, PeerInfo)
 NODE_DEMOTE_COHOST = NodeEndpoint("cohost-demote", PeerAction, PeerInfo)

@@ -53,10 +53,14 @@ class BoardCall(msgspec.Struct, kw_only=True):
 
 class ToggleBoard(msgspec.Struct, kw_only=True):
     """On or off (None: the other way round). Only a host of the room may (its user id is
-    in the meetings service's `host_ids` of the room)."""
+    in the meetings service's `host_ids` of the room), or a host or co-host in the room on
+    the SFU socket: the page names its peer there (`peer_id`, its socket id) with the
+    `peer_key` its join answered."""
 
     room_id: str
     enabled: bool | None = None
+    peer_id: str | None = None
+    peer_key: str | None = None
 
 
 class BoardToggled(msgspec.Struct, kw_only=True):

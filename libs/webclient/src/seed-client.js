@@ -76,6 +76,8 @@ export class SeedClient extends EventTarget {
     this.roomId = null;
     this.room = null;
     this.chatHistory = [];
+    this.peerId = null; // this socket's peer in the room, and the key its join answered
+    this.peerKey = null;
     this.producers = new Map(); // type -> Producer
     this.consumers = new Map(); // consumer id -> Consumer
     this.closedConsumers = []; // {consumerId, producerId, kind, by}
@@ -150,6 +152,8 @@ export class SeedClient extends EventTarget {
     this.room = joined?.room ?? null;
     this.chatHistory = joined?.chatHistory ?? [];
     this.plan = joined?.plan ?? null; // the tenant's plan: 'essential' | 'professional'
+    this.peerId = this.socket.id;
+    this.peerKey = joined?.peerKey ?? null;
     const routerRtpCapabilities = await this.request('getRouterRtpCapabilities', {});
     this.device = await Device.factory();
     await this.device.load({ routerRtpCapabilities });

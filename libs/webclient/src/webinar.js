@@ -145,6 +145,14 @@ export class Webinar extends EventTarget {
     return this.client?.plan ?? null;
   }
 
+  // This page's peer in the room, which another socket of the page presents to act in the
+  // peer's role (the whiteboard's toggle for a co-host); null when not in a room.
+  /** @returns {{peer_id: string, peer_key: string} | null} */
+  get peerProof() {
+    const client = this.client;
+    return client?.peerId && client.peerKey ? { peer_id: client.peerId, peer_key: client.peerKey } : null;
+  }
+
   // The room's chat when this page (re)joined, oldest first (the seed's `chatHistory`).
   /** @returns {Array<any>} */
   get chatHistory() {

@@ -69,6 +69,8 @@ class StubClient extends EventTarget {
     this._state('joining');
     const me = [this.socket.id, { id: this.socket.id, name: this.options.name, role: 'host' }];
     this.room = { id: roomId, peers: JSON.stringify([me, ...this.peers]) };
+    this.peerId = this.socket.id;
+    this.peerKey = `key-${this.number}`;
     this._state('joined');
   }
   async publish(type, { track }) {
@@ -270,7 +272,9 @@ test('leave exits the room, closes the socket and reports the left state', async
 test('a lost connection is rejoined by itself and the live tracks are published again', async () => {
   const { webinar, made } = webinarWithStub();
   const heard = record(webinar, ['connectionstate']);
+  assert.equal(webinar.peerProof, null);
   await webinar.join('weekly', { name: 'Host' });
+  assert.deepEqual(webinar.peerProof, { peer_id: 'sid-1', peer_key: 'key-1' });
   const camera = new StubTrack('video');
   await webinar.publish.camera({ track: camera });
   await webinar.publish.microphone();
@@ -283,6 +287,8 @@ test('a lost connection is rejoined by itself and the live tracks are published 
   assert.equal(made[1].sent[0][2], camera);
   assert.equal(camera.readyState, 'live');
   assert.equal(made[1].producers.get('microphone').paused, true, 'still muted after the rejoin');
+  // Another socket of the page (the whiteboard's) names the new peer, with the new key.
+  assert.deepEqual(webinar.peerProof, { peer_id: 'sid-2', peer_key: 'key-2' });
   assert.deepEqual(
     heard.map(([, detail]) => detail.state),
     ['connected', 'joining', 'joined', 'reconnecting', 'joined'],

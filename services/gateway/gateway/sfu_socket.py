@@ -373,9 +373,10 @@ class SfuSocket:
             membership = Membership(str(context.tenant_id), request.room_id, placement.node_id)
             self._members[sid] = membership
             await self.server.enter_room(sid, membership.socket_room)
-        # The tenant's plan, so a client knows which features it has (the SDK's media effects).
+        # The tenant's plan, so a client knows which features it has (the SDK's media effects);
+        # the peer's key, which the page's whiteboard socket presents to act in the peer's role.
         chat_history = await self._chat_history(membership, context)
-        return {"room": room_json(state), "chatHistory": chat_history, "plan": context.plan}
+        return {"room": room_json(state), "chatHistory": chat_history, "plan": context.plan, "peerKey": state.peer_key}
 
     async def _chat_history(self, membership: Membership, context: RequestContext) -> list[Any]:
         """The room's chat, oldest first. The peer is in the room by now: a chat that cannot

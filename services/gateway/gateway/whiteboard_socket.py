@@ -8,9 +8,13 @@ Each event's payload is the seed's `{type, msg: {...}}` (a bare `msg` is taken t
 socket joins a board's room with the first event naming `room_id`; a later event naming
 another room moves it there. Acknowledgements carry the answer or `{error}`.
 
-- `whiteBoardToggle` `{room_id, enabled?}`: a host of the room (its meetings' `hostId`,
-  by the socket's token) turns the board on or off (no `enabled`: the other way round);
-  the whole room hears `whiteBoardToggle` `{type, msg: {room_id, enabled, socketId}}`.
+- `whiteBoardToggle` `{room_id, enabled?, peer_id?, peer_key?}`: a host of the room (its
+  meetings' `hostId`, by the socket's token), or a host or co-host of the room on the SFU
+  socket, turns the board on or off (no `enabled`: the other way round). A co-host (or a
+  socket-opened room's host, or a viewer link's guest approved as co-host) names its peer
+  there: `peer_id` its SFU socket's id and `peer_key` the `peerKey` its `join` answered;
+  the room's media node vouches for the role. The whole room hears `whiteBoardToggle`
+  `{type, msg: {room_id, enabled, socketId}}`.
 - `whiteBoardStateRequest` `{room_id}`: acknowledged with `{room_id, enabled, stage,
   strokes}`: the last stage and the drawing events since, in order.
 - `white-board-stage` `{stage, room_id}`: replaces the stage (and the drawing events it
@@ -59,6 +63,8 @@ CLEAR = "clear-whiteBoard"
 
 class ToggleMessage(msgspec.Struct):
     enabled: bool | None = None
+    peer_id: str | None = None
+    peer_key: str | None = None
 
 
 class StageMessage(msgspec.Struct):
@@ -172,12 +178,13 @@ class WhiteboardSocket:
 
     async def toggle(self, sid: str, payload: dict[str, Any]) -> Any:
         msg = message_of(payload)
-        request = convert({"enabled": msg["enabled"]} if "enabled" in msg else {}, ToggleMessage)
+        request = convert({k: msg[k] for k in ("enabled", "peer_id", "peer_key") if k in msg}, ToggleMessage)
         context = await self._context(sid)
         room_id, room = await self._enter(sid, msg, context)
-        toggled = await self.bus.request(
-            contract.TOGGLE_BOARD, contract.ToggleBoard(room_id=room_id, enabled=request.enabled), context=context
+        toggle = contract.ToggleBoard(
+            room_id=room_id, enabled=request.enabled, peer_id=request.peer_id, peer_key=request.peer_key
         )
+        toggled = await self.bus.request(contract.TOGGLE_BOARD, toggle, context=context)
         await self._tell(TOGGLE, {"room_id": room_id, "enabled": toggled.enabled, "socketId": sid}, room, skip_sid=None)
         return {"enabled": toggled.enabled}
 

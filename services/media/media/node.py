@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass
 from typing import Protocol
 
+import msgspec
+
 from media.captions import CaptionDesk, CaptionOffers
 from media.consumer import Consumer
 from media.lifecycle import CloseReason
@@ -218,10 +220,10 @@ class MediaNode:
         self, key: RoomKey, *, peer_id: str, name: str, user_id: str | None, guest: bool = False
     ) -> RoomState:
         room = self.room(key)
-        await room.join(peer_id=peer_id, name=name, user_id=user_id, guest=guest)
+        peer = await room.join(peer_id=peer_id, name=name, user_id=user_id, guest=guest)
         self._cancel_empty_timer(key)
         self._claims.load_changed()
-        return room.state()
+        return msgspec.structs.replace(room.state(), peer_key=peer.key)
 
     async def exit(self, key: RoomKey, *, peer_id: str) -> None:
         room = self._rooms.get(key)

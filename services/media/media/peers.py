@@ -7,7 +7,9 @@ closed because the producer it carried went away.
 """
 
 import asyncio
+import hmac
 import logging
+import secrets
 from collections.abc import Callable
 
 from media.consumer import Consumer, ConsumerState
@@ -38,6 +40,8 @@ class Peer:
         self.name = name
         self.user_id = user_id
         self.role: PeerRole = role
+        # Proves to the node that another socket of the peer's browser speaks for the peer.
+        self.key = secrets.token_urlsafe(18)
         self._on_transport_lost = on_transport_lost
         self._on_consumer_lost = on_consumer_lost
         self._transports: dict[str, WebRtcTransport] = {}
@@ -59,6 +63,9 @@ class Peer:
 
     def info(self) -> PeerInfo:
         return PeerInfo(id=self.id, name=self.name, role=self.role)
+
+    def holds_key(self, key: str) -> bool:
+        return hmac.compare_digest(self.key.encode(), key.encode())
 
     def camera_producers(self) -> list[Producer]:
         """The peer's open video producers other than its screen share."""

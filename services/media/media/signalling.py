@@ -14,7 +14,7 @@ from nats.aio.client import Client as NatsClient
 from media.node import MediaNode, RoomDescription
 from media.peers import Peer
 from media.rooms import Arrival, Push, Room, RoomKey
-from webinar_contracts import Empty, NotFound, RequestContext, ServiceError
+from webinar_contracts import Empty, Forbidden, NotFound, RequestContext, ServiceError
 from webinar_contracts import auth as auth_contract
 from webinar_contracts import media as contract
 from webinar_contracts import meetings as meetings_contract
@@ -32,6 +32,7 @@ from webinar_contracts.media import (
     PeerAction,
     PeerCall,
     PeerInfo,
+    PeerProof,
     Produce,
     Produced,
     ProducerList,
@@ -402,6 +403,14 @@ class NodeHandlers:
         _, peer = self._caller(request.room_id, request.peer_id, context)
         return peer.info()
 
+    async def vouch_peer(self, request: PeerProof, context: RequestContext) -> PeerInfo:
+        """Another socket of a peer's browser (the whiteboard's) acts in the peer's role: it
+        names the peer and presents the key the peer's join answered."""
+        _, peer = self._caller(request.room_id, request.peer_id, context)
+        if not peer.holds_key(request.peer_key):
+            raise Forbidden("peer_key is not that peer's key (the peerKey its join answered)", field="peer_key")
+        return peer.info()
+
     async def request_cohost(self, request: PeerCall, context: RequestContext) -> Empty:
         room, peer = self._caller(request.room_id, request.peer_id, context)
         room.request_cohost(peer)
@@ -461,6 +470,7 @@ class NodeHandlers:
             (contract.NODE_STOP_TAP, self.stop_tap),
             (contract.NODE_ROOM_PRODUCERS, self.room_producers),
             (contract.NODE_PEER_INFO, self.peer_info),
+            (contract.NODE_VOUCH_PEER, self.vouch_peer),
             (contract.NODE_REQUEST_COHOST, self.request_cohost),
             (contract.NODE_ANSWER_COHOST, self.answer_cohost),
             (contract.NODE_DEMOTE_COHOST, self.demote_cohost),

@@ -8,7 +8,7 @@ from whiteboard.domain import (
     check_brush,
     drawing_refused,
     parse_stage,
-    require_host,
+    require_moderator,
     require_professional,
     stroke_of,
 )
@@ -23,12 +23,16 @@ def test_only_the_professional_plan_may_use_the_whiteboard():
             require_professional(plan)
 
 
-def test_only_a_signed_in_host_of_the_room_may_toggle():
-    require_host("u1", ["u0", "u1"])
+def test_only_a_host_of_the_room_or_a_moderating_peer_may_toggle():
+    require_moderator("u1", ["u0", "u1"], None)
+    require_moderator(None, [], "co-host")  # a co-host its media node vouched for
+    require_moderator("u2", ["u1"], "host")  # the host of a room opened on the socket
     with pytest.raises(Forbidden, match="host's token"):
-        require_host(None, ["u1"])
+        require_moderator(None, ["u1"], None)
     with pytest.raises(Forbidden, match="host of this room"):
-        require_host("u2", ["u1"])
+        require_moderator("u2", ["u1"], None)
+    with pytest.raises(Forbidden, match="you are a viewer"):
+        require_moderator("u2", ["u1"], "viewer")
 
 
 def test_a_stage_is_an_object_with_attrs_and_children_within_the_bound():

@@ -1,8 +1,11 @@
-"""The handlers on the real store, with the room's hosts given by a fake."""
+"""The handlers on the real store, with the room's hosts and peers' roles given by a fake
+(the bus path to the meetings service and the media node is covered end to end in
+tests/test_whiteboard_socket.py)."""
 
 import pytest
 
-from webinar_contracts import Conflict, Forbidden, RequestContext, TooLarge
+from webinar_contracts import Conflict, Forbidden, InvalidInput, RequestContext, TooLarge
+from webinar_contracts.media import PeerProof
 from webinar_contracts.plans import Plan
 from webinar_contracts.whiteboard import BoardCall, Brush, Draw, Position, ReplaceStage, ToggleBoard, UndoStroke
 from whiteboard.domain import BoardLimits
@@ -12,14 +15,25 @@ HOST = RequestContext(tenant_id="t1", plan=Plan.PROFESSIONAL, user_id="host-1")
 VIEWER = RequestContext(tenant_id="t1", plan=Plan.PROFESSIONAL, user_id="viewer-1")
 
 
-class FixedHosts:
+class FixedRoles:
+    """Meeting host "host-1"; peers on the SFU socket with the key "key-<peer id>"."""
+
+    peers = {"sid-cohost": "co-host", "sid-viewer": "viewer"}
+
     async def host_ids(self, room_id: str, context: RequestContext) -> list[str]:
         return ["host-1"]
+
+    async def peer_role(self, proof: PeerProof, context: RequestContext) -> str | None:
+        if proof.peer_id not in self.peers:
+            return None
+        if proof.peer_key != f"key-{proof.peer_id}":
+            raise Forbidden("peer_key is not that peer's key", field="peer_key")
+        return self.peers[proof.peer_id]
 
 
 @pytest.fixture
 def handlers(store) -> BoardHandlers:
-    return BoardHandlers(store=store, hosts=FixedHosts(), limits=BoardLimits(max_stage_bytes=1024, max_drawings=4))
+    return BoardHandlers(store=store, roles=FixedRoles(), limits=BoardLimits(max_stage_bytes=1024, max_drawings=4))
 
 
 def draw(kind: str, author: str = "user:viewer-1", x: float = 1) -> Draw:
@@ -34,6 +48,21 @@ async def test_a_board_is_off_until_a_host_turns_it_on(handlers):
         await handlers.toggle(ToggleBoard(room_id="r1", enabled=True), VIEWER)
     assert (await handlers.toggle(ToggleBoard(room_id="r1"), HOST)).enabled is True
     assert (await handlers.toggle(ToggleBoard(room_id="r1"), HOST)).enabled is False
+
+
+async def test_a_co_host_on_the_sfu_socket_toggles_with_its_peer_key(handlers):
+    guest = RequestContext(tenant_id="t1", plan=Plan.PROFESSIONAL)  # a viewer link's guest: no user
+    toggle = ToggleBoard(room_id="r1", enabled=True, peer_id="sid-cohost", peer_key="key-sid-cohost")
+    assert (await handlers.toggle(toggle, guest)).enabled is True
+    with pytest.raises(Forbidden, match="not that peer's key"):
+        await handlers.toggle(ToggleBoard(room_id="r1", peer_id="sid-cohost", peer_key="guessed"), guest)
+    with pytest.raises(Forbidden, match="you are a viewer"):
+        await handlers.toggle(ToggleBoard(room_id="r1", peer_id="sid-viewer", peer_key="key-sid-viewer"), guest)
+    with pytest.raises(Forbidden, match="host's token"):  # not in the room
+        await handlers.toggle(ToggleBoard(room_id="r1", peer_id="sid-gone", peer_key="key-sid-gone"), guest)
+    with pytest.raises(InvalidInput, match="peer_key is required"):
+        await handlers.toggle(ToggleBoard(room_id="r1", peer_id="sid-cohost"), guest)
+    assert (await handlers.get_board(BoardCall(room_id="r1"), guest)).enabled is True
 
 
 async def test_boards_are_per_tenant(handlers):

@@ -4,7 +4,7 @@ from webinar_contracts import whiteboard as contract
 from webinar_runtime.service import Service, run_service
 from whiteboard.config import WhiteboardConfig
 from whiteboard.domain import BoardLimits
-from whiteboard.handlers import BoardHandlers, MeetingsRoomHosts
+from whiteboard.handlers import BoardHandlers, RoomRolesOnTheBus
 from whiteboard.store import BoardStore
 
 
@@ -13,7 +13,7 @@ async def wire(service: Service, config: WhiteboardConfig) -> None:
     await store.create_indexes()
     handlers = BoardHandlers(
         store=store,
-        hosts=MeetingsRoomHosts(service.bus),
+        roles=RoomRolesOnTheBus(service.bus),
         limits=BoardLimits(max_stage_bytes=config.max_stage_bytes, max_drawings=config.max_drawings),
     )
     await service.serve(contract.GET_BOARD, handlers.get_board)

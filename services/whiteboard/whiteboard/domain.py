@@ -13,7 +13,7 @@ from webinar_contracts.plans import Plan
 from webinar_contracts.whiteboard import Brush
 
 PROFESSIONAL_ONLY = "the whiteboard is part of the Professional plan; this tenant is on Essential"
-BOARD_OFF = "the whiteboard is off in this room: a host turns it on with whiteBoardToggle"
+BOARD_OFF = "the whiteboard is off in this room: a host or co-host turns it on with whiteBoardToggle"
 MAX_COORDINATE = 100_000.0
 MAX_BRUSH_SIZE = 500.0
 # A CSS colour as a drawing app sends it: #rgb, #rrggbb(aa), or a short name / rgb()/hsl() form.
@@ -31,13 +31,26 @@ def require_professional(plan: Plan | None) -> None:
         raise Forbidden(PROFESSIONAL_ONLY, field="plan")
 
 
-def require_host(user_id: str | None, host_ids: list[str]) -> None:
-    """Only a host of the room turns the board on or off: a signed-in user (the socket's
-    token) whose id is among the hosts of the meetings held in the room."""
+MODERATOR_ROLES = frozenset({"host", "co-host"})
+
+
+def require_moderator(user_id: str | None, host_ids: list[str], peer_role: str | None) -> None:
+    """Only a host or co-host turns the board on or off: a signed-in user (the socket's
+    token) among the hosts of the meetings held in the room, or a peer of the room whose
+    role there (`peer_role`, vouched for by its media node) is host or co-host."""
+    if (user_id and user_id in host_ids) or peer_role in MODERATOR_ROLES:
+        return
+    if peer_role is not None:
+        raise Forbidden(
+            f"only a host or a co-host may turn the whiteboard on or off; you are a {peer_role}", field="peer_id"
+        )
     if not user_id:
-        raise Forbidden("only a host may turn the whiteboard on or off: connect with a host's token", field="token")
-    if user_id not in host_ids:
-        raise Forbidden("only a host of this room may turn the whiteboard on or off", field="room_id")
+        raise Forbidden(
+            "only a host or a co-host may turn the whiteboard on or off: connect with a host's token, "
+            "or name your peer in the room (peer_id, and the peer_key its join answered)",
+            field="token",
+        )
+    raise Forbidden("only a host of this room or a co-host may turn the whiteboard on or off", field="room_id")
 
 
 def require_room_id(room_id: str) -> str:

@@ -5,7 +5,8 @@ from typing import Protocol
 
 import msgspec
 
-from webinar_contracts import NotFound, RequestContext
+from webinar_contracts import InvalidInput, NotFound, RequestContext
+from webinar_contracts import media as media_contract
 from webinar_contracts import meetings as meetings_contract
 from webinar_contracts.whiteboard import (
     BoardCall,
@@ -26,7 +27,7 @@ from whiteboard.domain import (
     drawing_refused,
     parse_stage,
     require_enabled,
-    require_host,
+    require_moderator,
     require_professional,
     require_room_id,
     stroke_of,
@@ -36,16 +37,30 @@ from whiteboard.store import BoardStore
 log = logging.getLogger("whiteboard.handlers")
 
 
-class RoomHosts(Protocol):
+class RoomRoles(Protocol):
     async def host_ids(self, room_id: str, context: RequestContext) -> list[str]: ...
 
+    async def peer_role(self, proof: media_contract.PeerProof, context: RequestContext) -> str | None: ...
 
-class MeetingsRoomHosts:
-    """The hosts of a room, as the meetings service knows them (the hosts of the meetings
-    held in it); a room it does not know has none."""
+
+class RoomRolesOnTheBus:
+    """Who moderates a room: the hosts of the meetings held in it, as the meetings service
+    knows them (a room it does not know has none); and the role of a peer in the room, as
+    the media node holding the room knows it (None: the room is not open or the peer is not
+    in it; Forbidden when the key is not the peer's)."""
 
     def __init__(self, bus: Bus) -> None:
         self.bus = bus
+
+    async def peer_role(self, proof: media_contract.PeerProof, context: RequestContext) -> str | None:
+        try:
+            placement = await self.bus.request(
+                media_contract.PLACE_ROOM, media_contract.PlaceRoom(room_id=proof.room_id), context=context
+            )
+            peer = await self.bus.request(media_contract.NODE_VOUCH_PEER.at(placement.node_id), proof, context=context)
+        except NotFound:
+            return None
+        return peer.role
 
     async def host_ids(self, room_id: str, context: RequestContext) -> list[str]:
         try:
@@ -58,9 +73,9 @@ class MeetingsRoomHosts:
 
 
 class BoardHandlers:
-    def __init__(self, *, store: BoardStore, hosts: RoomHosts, limits: BoardLimits) -> None:
+    def __init__(self, *, store: BoardStore, roles: RoomRoles, limits: BoardLimits) -> None:
         self.store = store
-        self.hosts = hosts
+        self.roles = roles
         self.limits = limits
 
     @staticmethod
@@ -78,13 +93,25 @@ class BoardHandlers:
 
     async def toggle(self, request: ToggleBoard, context: RequestContext) -> BoardToggled:
         tenant_id, room_id = self._board(request.room_id, context)
-        require_host(context.user_id, await self.hosts.host_ids(room_id, context))
+        await self._require_moderator(request, room_id, context)
         enabled = request.enabled
         if enabled is None:
             enabled = not (await self.store.board(tenant_id, room_id)).enabled
         await self.store.set_enabled(tenant_id, room_id, enabled)
         log.info("whiteboard toggled", extra={"tenant_id": tenant_id, "room_id": room_id, "enabled": enabled})
         return BoardToggled(room_id=room_id, enabled=enabled)
+
+    async def _require_moderator(self, request: ToggleBoard, room_id: str, context: RequestContext) -> None:
+        host_ids = await self.roles.host_ids(room_id, context)
+        peer_role = None
+        if not (context.user_id and context.user_id in host_ids) and request.peer_id is not None:
+            if not request.peer_key:
+                raise InvalidInput(
+                    "peer_key is required with peer_id (the peerKey its join answered)", field="peer_key"
+                )
+            proof = media_contract.PeerProof(room_id=room_id, peer_id=request.peer_id, peer_key=request.peer_key)
+            peer_role = await self.roles.peer_role(proof, context)
+        require_moderator(context.user_id, host_ids, peer_role)
 
     async def _require_enabled(self, tenant_id: str, room_id: str) -> None:
         require_enabled((await self.store.board(tenant_id, room_id)).enabled)

@@ -200,6 +200,7 @@ async function start() {
     roomId,
     auth: { apiKey: session.apiKey, token: session.token },
     canToggle: true,
+    peer: () => webinar?.peerProof ?? null,
     say,
   });
   await run(async () => {

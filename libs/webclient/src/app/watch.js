@@ -91,7 +91,15 @@ async function join(name) {
     throw error;
   }
   $('#stage-section').hidden = false;
-  whiteboard = new WhiteboardPanel($('#whiteboard-panel'), { roomId, auth: { ticket }, say });
+  whiteboard = new WhiteboardPanel($('#whiteboard-panel'), {
+    roomId,
+    auth: { ticket },
+    peer: () => webinar.peerProof,
+    say,
+  });
+  const moderates = () => whiteboard?.setCanToggle(['host', 'co-host'].includes(webinar.me?.role ?? ''));
+  webinar.addEventListener('peers', moderates);
+  moderates();
   showPresence();
 }
 

@@ -1,5 +1,6 @@
 // The whiteboard panel: the seed's ART socket (/erizocontroller/socket.io) drawn with Konva.
-// A host opens or closes the board for the room (`whiteBoardToggle`); whoever joins asks
+// A host or co-host opens or closes the board for the room (`whiteBoardToggle`: a co-host's
+// page names its peer on the SFU socket with the key its join answered); whoever joins asks
 // for its state (`whiteBoardStateRequest`: the last stage and the strokes since) and
 // replays it; strokes are sent as `sendDrawingData` mousedown / mousemove / mouseup with
 // the pen's settings and drawn as they arrive from the others; `Un-do` takes back the
@@ -16,10 +17,13 @@ export const BOARD = Object.freeze({ width: 1600, height: 900 });
 const ACK_TIMEOUT_MS = 10000;
 
 export class WhiteboardPanel {
-  // auth: what the socket connects with ({apiKey, token} or {ticket}); canToggle: a host's page.
-  constructor(root, { roomId, auth, canToggle = false, say = () => {} }) {
+  // auth: what the socket connects with ({apiKey, token} or {ticket}); canToggle: a host's
+  // page (setCanToggle follows a co-host's role); peer: () => the page's peer proof
+  // ({peer_id, peer_key}: Webinar.peerProof) or null.
+  constructor(root, { roomId, auth, canToggle = false, peer = () => null, say = () => {} }) {
     this.roomId = roomId;
     this.say = say;
+    this.peer = peer;
     this.enabled = false;
     this.lines = new Map(); // stroke id -> Konva.Line
     this.pending = null; // this page's stroke being drawn: {line, strokeId}
@@ -50,7 +54,9 @@ export class WhiteboardPanel {
     this.size = $('.size', root);
     this.eraser = $('.eraser', root);
     this.toggle.hidden = !canToggle;
-    this.toggle.addEventListener('click', () => this._run(() => this._send('whiteBoardToggle', { enabled: !this.enabled })));
+    this.toggle.addEventListener('click', () =>
+      this._run(() => this._send('whiteBoardToggle', { enabled: !this.enabled, ...(this.peer() ?? {}) })),
+    );
     this.eraser.addEventListener('click', () =>
       this.eraser.setAttribute('aria-pressed', String(this.eraser.getAttribute('aria-pressed') !== 'true')),
     );
@@ -201,6 +207,11 @@ export class WhiteboardPanel {
   }
 
   // --- the socket and the page ---
+
+  // Whether this page may open and close the board (a viewer approved as a co-host may).
+  setCanToggle(can) {
+    this.toggle.hidden = !can;
+  }
 
   _show(enabled) {
     this.enabled = enabled;
