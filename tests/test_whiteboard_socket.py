@@ -278,6 +278,20 @@ async def test_the_board_survives_a_restart_of_the_whiteboard_service(suite, boa
     assert await host.send("Un-do", room_id) == {"strokeId": drawn}
 
 
+async def test_the_board_survives_a_restart_of_the_gateway(suite, http, clients):
+    room_id, token = await hosted_room(suite, http)
+    host = await clients(token=token)
+    assert await host.send("whiteBoardToggle", room_id, enabled=True) == {"enabled": True}
+    drawn = await stroke(host, room_id, [(3, 4), (5, 6), (7, 8)])
+    before = await host.send("whiteBoardStateRequest", room_id)
+
+    suite.processes["gateway"].restart()
+
+    again = await clients(token=token)  # the host's page reconnects
+    assert await again.send("whiteBoardStateRequest", room_id) == before
+    assert await again.send("Un-do", room_id) == {"strokeId": drawn}  # the same user's stroke, on a new socket
+
+
 async def test_an_essential_tenant_is_refused(suite, clients, essential_key):
     client = await clients(api_key=essential_key)
     answer = await client.send("whiteBoardStateRequest", "any-room")
