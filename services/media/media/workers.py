@@ -11,10 +11,8 @@ on SIGTERM stops them all, each draining as a service does.
 """
 
 import asyncio
-import contextlib
 import logging
 import os
-import signal
 import sys
 from collections.abc import Mapping
 
@@ -26,14 +24,11 @@ from nats.js.kv import KeyValue
 from media.config import MediaConfig
 from media.placement import open_bucket
 from webinar_contracts.media import NODES_BUCKET
+from webinar_runtime.child_processes import SupervisedProcess
 from webinar_runtime.service import Service
 
 logger = logging.getLogger(__name__)
 
-# A worker that keeps dying is started again after 1 s, then 2 s, ... up to this.
-MAX_RESTART_DELAY = 30.0
-# A worker that ran this long before dying is started again at once.
-STABLE_AFTER = 30.0
 # Time a worker gets beyond its own shutdown grace to drain before it is killed.
 STOP_MARGIN = 10.0
 
@@ -55,94 +50,15 @@ def worker_environment(config: MediaConfig, index: int) -> dict[str, str]:
     }
 
 
-def _die_with_supervisor() -> None:
-    """In the worker, before exec: Linux sends it SIGTERM (it drains) if the supervisor dies."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
-
-
-class WorkerProcess:
-    """One worker: started, watched and started again when it dies, stopped on request."""
+class WorkerProcess(SupervisedProcess):
+    """One worker, `python -m media` registered as node `node_id`: started again when it
+    dies; stopping it drains it (its rooms close and its record goes)."""
 
     def __init__(self, *, index: int, node_id: str, env: Mapping[str, str], stop_timeout: float) -> None:
+        argv = [sys.executable, "-m", "media"]
+        super().__init__(name=f"media worker {node_id}", argv=argv, env=env, stop_timeout=stop_timeout)
         self.index = index
         self.node_id = node_id
-        self._env = dict(env)
-        self._stop_timeout = stop_timeout
-        self._process: asyncio.subprocess.Process | None = None
-        self._watcher: asyncio.Task[None] | None = None
-        self._stopping = False
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process is not None else None
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.returncode is None
-
-    async def start(self) -> None:
-        await self._spawn()
-        self._watcher = asyncio.create_task(self._watch(), name=f"media-worker-{self.index}")
-
-    async def _spawn(self) -> None:
-        self._process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "media", env=self._env, preexec_fn=_die_with_supervisor
-        )
-        logger.info("media worker %s started", self.node_id, extra={"pid": self._process.pid})
-
-    async def _watch(self) -> None:
-        delay = 1.0
-        loop = asyncio.get_running_loop()
-        while True:
-            if self._process is None:
-                return
-            started = loop.time()
-            code = await self._process.wait()
-            if self._stopping:
-                return
-            ran = loop.time() - started
-            delay = 1.0 if ran >= STABLE_AFTER else delay
-            logger.error(
-                "media worker %s exited with code %s after %.1fs; starting it again in %.0fs",
-                self.node_id,
-                code,
-                ran,
-                delay,
-            )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, MAX_RESTART_DELAY)
-            if self._stopping:
-                return
-            try:
-                await self._spawn()
-            except OSError:
-                logger.exception("could not start media worker %s", self.node_id)
-
-    async def stop(self) -> None:
-        """SIGTERM (the worker drains: its rooms close and its record goes), then SIGKILL
-        when it has not exited in time. Idempotent."""
-        self._stopping = True
-        # The watcher first, so that it cannot start the worker again meanwhile.
-        if self._watcher is not None:
-            self._watcher.cancel()
-            await asyncio.gather(self._watcher, return_exceptions=True)
-            self._watcher = None
-        process = self._process
-        if process is None or process.returncode is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(process.wait(), self._stop_timeout)
-        except TimeoutError:
-            logger.error("media worker %s did not drain in %.0fs; killing it", self.node_id, self._stop_timeout)
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            await process.wait()
 
 
 class Supervisor:

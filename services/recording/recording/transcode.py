@@ -9,13 +9,10 @@ signal): a killed recording service leaves no ffmpeg behind writing a file nobod
 
 import asyncio
 import contextlib
-import ctypes
-import ctypes.util
 import logging
 import re
 import shutil
 import signal
-import sys
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -24,6 +21,7 @@ from pathlib import Path
 import ffmpeg
 
 from recording.domain import grid_layout
+from webinar_runtime.child_processes import die_with_parent
 
 log = logging.getLogger("recording.ffmpeg")
 
@@ -32,7 +30,6 @@ SAMPLE_RATE = 48000
 _STREAM = re.compile(r"^\s*Stream #\d+:\d+.*?: (Video|Audio): (.*)$")
 _SIZE = re.compile(r"(?:^|[ ,])(\d{2,5})x(\d{2,5})(?:[ ,\[]|$)")
 _DURATION = re.compile(r"^\s*Duration: (\d+):(\d{2}):(\d{2}(?:\.\d+)?)")
-_PR_SET_PDEATHSIG = 1
 
 ProgressCallback = Callable[[float], Awaitable[None]]
 
@@ -78,11 +75,6 @@ def find_ffmpeg(configured: str = "") -> str:
     import imageio_ffmpeg
 
     return str(imageio_ffmpeg.get_ffmpeg_exe())
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _seconds(hours: str, minutes: str, seconds: str) -> float:
@@ -144,7 +136,7 @@ class Ffmpeg:
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            preexec_fn=die_with_parent(signal.SIGKILL),
         )
         stderr, stdout = process.stderr, process.stdout
         if stderr is None or stdout is None:
