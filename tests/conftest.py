@@ -18,7 +18,14 @@ def suite(tmp_path_factory: pytest.TempPathFactory, nats_url: str, redis_url: st
         redis_url=redis_url,
         mongo_url=mongo_url,
         # One media worker: tests that count nodes start more on purpose (tests/test_sfu_workers.py).
-        env={"BUS_REQUEST_TIMEOUT": "3", "MAX_BODY_BYTES": "65536", "MEDIA_WORKERS": "1"},
+        # Server-side recordings in short segments, taken over soon (tests/test_server_recording.py).
+        env={
+            "BUS_REQUEST_TIMEOUT": "3",
+            "MAX_BODY_BYTES": "65536",
+            "MEDIA_WORKERS": "1",
+            "RECORDING_SEGMENT_SECONDS": "2",
+            "RECORDING_LOST_AFTER_SECONDS": "4",
+        },
     ).start()
     yield running
     running.stop()

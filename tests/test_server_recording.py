@@ -1,8 +1,10 @@
 """Server-side recording against the running suite: aiortc publishers (VP8 camera, Opus
 microphone) in two rooms recorded at the same time, one started over REST and one on the SFU
-socket; each track is written as it was encoded (VP8 and Opus in WebM) and the tracks are
-composed into one MP4 (H.264 + AAC) lasting the recorded time. Only the host records;
-stopping twice is harmless."""
+socket; each track is written as it was encoded (VP8 and Opus in WebM, in segments of
+RECORDING_SEGMENT_SECONDS: 2 s here) and the tracks are composed into one MP4 (H.264 + AAC)
+lasting the recorded time. Only the host records; stopping twice is harmless. The recording
+service killed mid-recording: the restarted one takes the recording over and composes what
+was stored."""
 
 import asyncio
 import time
@@ -125,6 +127,18 @@ async def download(http: aiohttp.ClientSession, url: str, key: str, path: Path) 
     return path
 
 
+def segments_by_kind(tracks: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """A recording's one track of each kind, as its segments in order."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for segment in tracks:
+        found.setdefault(segment["kind"], []).append(segment)
+    for kind, segments in found.items():
+        assert len({segment["segmentOf"] for segment in segments}) == 1, f"one {kind} track"
+        segments.sort(key=lambda segment: segment["segment"])
+        assert [segment["segment"] for segment in segments] == list(range(len(segments)))
+    return found
+
+
 async def test_two_rooms_are_recorded_at_once_per_track_without_reencoding_and_composed_into_an_mp4(
     suite, http, clients, camera_packets, microphone_packets, tmp_path
 ):
@@ -180,21 +194,25 @@ async def test_two_rooms_are_recorded_at_once_per_track_without_reencoding_and_c
         assert done["status"] == "ready", done
         length = done["duration"]
         assert length == pytest.approx(recorded, abs=1.0)
-        tracks = {track["kind"]: track for track in done["tracks"]}
+        tracks = segments_by_kind(done["tracks"])
         assert set(tracks) == {"audio", "video"}
-        assert tracks["video"]["mimeType"] == "video/webm;codecs=vp8"
-        assert tracks["audio"]["mimeType"] == "audio/webm;codecs=opus"
+        assert {segment["mimeType"] for segment in tracks["video"]} == {"video/webm;codecs=vp8"}
+        assert {segment["mimeType"] for segment in tracks["audio"]} == {"audio/webm;codecs=opus"}
         url = f"{suite.url}/recordings/{recording_id}/download"
         for kind, codec in (("video", "vp8"), ("audio", "opus")):
-            track = tracks[kind]
-            path = await download(
-                http, f"{url}?track={track['trackId']}", suite.api_key, tmp_path / f"{track['trackId']}.webm"
-            )
-            info = await ffmpeg.probe(path)
-            assert (info.video_codec if kind == "video" else info.audio_codec) == codec
+            segments = tracks[kind]
+            assert len(segments) >= 2  # 3 s in segments of 2 s
+            played = 0.0
+            for segment in segments:
+                path = await download(
+                    http, f"{url}?track={segment['trackId']}", suite.api_key, tmp_path / f"{segment['trackId']}.webm"
+                )
+                info = await ffmpeg.probe(path)
+                assert (info.video_codec if kind == "video" else info.audio_codec) == codec
+                played += info.duration
             # From its first frame (a keyframe, for video) to the stop: within a keyframe interval and a poll.
-            assert info.duration == pytest.approx(length - track["offset"], abs=0.4)
-            assert track["offset"] < 1.5
+            assert played == pytest.approx(length - segments[0]["offset"], abs=0.4)
+            assert segments[0]["offset"] < 1.5
         if room_id == first_room:
             assert (await casey.pushed("recording:ready", timeout=30))["downloadUrl"] == done["downloadUrl"]
         composed = await download(
@@ -205,3 +223,42 @@ async def test_two_rooms_are_recorded_at_once_per_track_without_reencoding_and_c
         assert info.duration == pytest.approx(length, abs=0.3)
         shown = await probe(composed)
         assert (shown.has_video, shown.has_audio, shown.width, shown.height) == (True, True, 1280, 720)
+
+
+async def test_a_recording_whose_recording_service_was_killed_is_taken_over_and_composed_from_what_was_stored(
+    suite, http, clients, camera_packets, microphone_packets, tmp_path
+):
+    host_id, host_token = await user_with_token(suite, http)
+    room_id = await hosted_room(suite, http, host_id, host_token)
+    host = listen_recording(await clients(token=host_token))
+    await host.enter(room_id, "Harper")
+    await publish(host, camera_packets, microphone_packets)
+    started = await host.request("recording:start")
+    assert started.get("status") == "recording", started
+    recording_id = started["recordingId"]
+    async with asyncio.timeout(30):  # segments of 2 s: the first ones are stored while the room is recorded
+        while len((await recording_of(suite, http, room_id, recording_id))["tracks"]) < 4:  # noqa: ASYNC110
+            await asyncio.sleep(0.25)
+
+    service = suite.processes["recording"]
+    service.kill()  # SIGKILL: the segments it was writing are lost
+    service.start_and_wait()  # a replica of its own: it takes the silent one's recordings over
+
+    stopped = await host.pushed("recording:stopped", timeout=30)
+    assert stopped["recordingId"] == recording_id
+    assert "stored segments" in stopped["reason"]
+    done = await when_processed(suite, http, room_id, recording_id)
+    assert done["status"] == "ready", done
+    tracks = segments_by_kind(done["tracks"])
+    assert set(tracks) == {"audio", "video"}
+    until = max(segment["offset"] + segment["duration"] for segment in done["tracks"])
+    assert done["duration"] == pytest.approx(until, abs=0.3)
+    assert done["duration"] >= 3.5  # at least the first segments of each track
+    composed = await download(http, suite.url + done["downloadUrl"], suite.api_key, tmp_path / "taken-over.mp4")
+    shown = await probe(composed)
+    assert (shown.has_video, shown.has_audio) == (True, True)
+    assert shown.duration == pytest.approx(done["duration"], abs=0.3)
+    # The room is free: its host records it again.
+    again = await host.request("recording:start")
+    assert again.get("status") == "recording", again
+    assert (await host.request("recording:stop"))["status"] == "stopped"

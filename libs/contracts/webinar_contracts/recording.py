@@ -80,7 +80,9 @@ class Recording(msgspec.Struct, kw_only=True):
 class RecordedTrack(msgspec.Struct, kw_only=True):
     """One producer of a room as a server-side recording wrote it, in its own file, as the
     publisher encoded it (VP8 or Opus in WebM, H.264 in Matroska): `offset` is when its first
-    frame came, in seconds after the recording's start; `downloadUrl` once it is stored."""
+    frame came, in seconds after the recording's start; `downloadUrl` once it is stored. A
+    track longer than RECORDING_SEGMENT_SECONDS is stored in segments as it is recorded, each
+    a whole file: `segment` 0, 1, ... of the track `segmentOf` (the first segment's trackId)."""
 
     track_id: str = msgspec.field(name="trackId")
     kind: str
@@ -91,6 +93,8 @@ class RecordedTrack(msgspec.Struct, kw_only=True):
     duration: float
     size: int
     download_url: str | None = msgspec.field(name="downloadUrl", default=None)
+    segment: int = 0
+    segment_of: str = msgspec.field(name="segmentOf", default="")
 
 
 class RecordingStartedReply(msgspec.Struct, kw_only=True):

@@ -93,11 +93,15 @@ async def wire(service: Service, config: RecordingConfig) -> None:
             poll_seconds=config.producer_poll_seconds,
             work_dir=Path(config.work_dir or tempfile.gettempdir()) / "rooms",
             max_bytes=config.max_recording_bytes,
+            segment_seconds=config.segment_seconds,
         ),
         recorder_id=secrets.token_hex(6),
         max_rooms=config.max_rooms,
         max_tenant_bytes=config.max_tenant_bytes,
         canvas=config.canvas,
+        # Beat a few times within the time after which other replicas take this one's recordings.
+        beat_every=min(5.0, config.lost_after_seconds / 3),
+        lost_after=config.lost_after_seconds,
     )
     await rooms.serve(service.bus)
     rooms.start_watch()

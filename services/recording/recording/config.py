@@ -84,6 +84,18 @@ class RecordingConfig(RuntimeConfig, MongoSettings):
         help="how often a recorder asks its room's node for producers (a new one is tapped within this) "
         "and renews its taps",
     )
+    segment_seconds: float = setting(
+        "RECORDING_SEGMENT_SECONDS",
+        10.0,
+        help="a server-side recording's track files are finished and stored this often while the room is "
+        "recorded: a replica that dies loses at most about this much of each track",
+    )
+    lost_after_seconds: float = setting(
+        "RECORDING_LOST_AFTER_SECONDS",
+        30.0,
+        help="a replica silent this long has its server-side recordings taken over by another (ended at "
+        "their last stored segment and composed)",
+    )
     grid_size: str = setting(
         "RECORDING_GRID_SIZE", "1280x720", help="picture size of a server-side recording's composed MP4 (WIDTHxHEIGHT)"
     )
@@ -120,6 +132,10 @@ class RecordingConfig(RuntimeConfig, MongoSettings):
             raise ConfigError(
                 "RECORDING_PRODUCER_POLL_SECONDS", "must be from 0.1 to half of RECORDING_TAP_LEASE_SECONDS"
             )
+        if not 1 <= self.segment_seconds <= 3600:
+            raise ConfigError("RECORDING_SEGMENT_SECONDS", "must be from 1 to 3600")
+        if not 3 <= self.lost_after_seconds <= 3600:
+            raise ConfigError("RECORDING_LOST_AFTER_SECONDS", "must be from 3 to 3600")
         try:
             parse_size(self.grid_size)
         except ValueError as error:

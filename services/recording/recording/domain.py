@@ -425,7 +425,9 @@ MAX_TRACK_NAME = 24
 @dataclass(frozen=True, kw_only=True)
 class StoredTrack:
     """One track of a server-side recording: one producer, in its own file as it was encoded
-    (`key` in the blob store); `offset` is when its first frame came after the start."""
+    (`key` in the blob store); `offset` is when its first frame came after the start. A track
+    longer than a segment is stored as several files while it is recorded: segment 0 has the
+    track's id, segment n the id `<track>.<n>` and `segment_of` the track's."""
 
     track_id: str
     kind: str
@@ -443,6 +445,26 @@ class StoredTrack:
     lost: int = 0
     width: int = 0
     height: int = 0
+    segment: int = 0
+    segment_of: str = ""
+
+    @property
+    def track(self) -> str:
+        """The track this file is (a segment of)."""
+        return self.segment_of or self.track_id
+
+
+def segment_track_id(track_id: str, segment: int) -> str:
+    return track_id if segment == 0 else f"{track_id}.{segment}"
+
+
+def tracks_in_segments(stored: list[StoredTrack]) -> list[list[StoredTrack]]:
+    """The stored files grouped by track (in the order the tracks came), each track's
+    segments in order."""
+    grouped: dict[str, list[StoredTrack]] = {}
+    for file in stored:
+        grouped.setdefault(file.track, []).append(file)
+    return [sorted(segments, key=lambda file: file.segment) for segments in grouped.values()]
 
 
 def server_side_refusal(session: RecordingSession) -> str:
@@ -512,6 +534,17 @@ def check_tenant_has_room(used: int, limit: int) -> None:
             f"this tenant's recordings hold {used} bytes, their limit of {limit}: nothing more can be recorded",
             field="roomId",
         )
+
+
+LOST_SEGMENTS = (
+    "the recording service replica that recorded it stopped: the recording ends where its stored segments end "
+    "(the last seconds of each track, which it had not finished, are lost)"
+)
+
+
+def recorded_until(tracks: list[StoredTrack]) -> float:
+    """Seconds from the recording's start to the end of its last stored file."""
+    return max((track.offset + track.duration for track in tracks), default=0.0)
 
 
 def nothing_recorded(tracks: list[StoredTrack]) -> str | None:

@@ -69,6 +69,8 @@ def track_view(session: RecordingSession, track: StoredTrack) -> RecordedTrack:
         duration=track.duration,
         size=track.size,
         download_url=track_link(session, track),
+        segment=track.segment,
+        segment_of=track.track,
     )
 
 

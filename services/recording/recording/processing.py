@@ -18,9 +18,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from recording.domain import StoredTrack, TrackFile, check_output, in_time_order, largest_size, percent_done
+from recording.domain import (
+    StoredTrack,
+    TrackFile,
+    check_output,
+    in_time_order,
+    largest_size,
+    percent_done,
+    tracks_in_segments,
+)
 from recording.store import RecordingStore
-from recording.transcode import Ffmpeg, FfmpegFailed, GridInput, MediaInfo, Part, grid_command, join_command
+from recording.transcode import (
+    Ffmpeg,
+    FfmpegFailed,
+    GridFile,
+    GridInput,
+    MediaInfo,
+    Part,
+    grid_command,
+    join_command,
+)
 from webinar_runtime.blobs import DEFAULT_CHUNK_SIZE, BlobNotFound, BlobStore
 
 log = logging.getLogger("recording.processing")
@@ -122,10 +139,13 @@ class Processor:
         workdir = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix=f"recording-{job_id}-", dir=self.work_dir))
         try:
             inputs = []
-            for track in tracks:
-                path = workdir / f"{track.track_id}.{track.extension}"
-                await self._fetch(track, path)
-                inputs.append(GridInput(path=path, kind=track.kind, offset=track.offset))
+            for segments in tracks_in_segments(tracks):
+                files = []
+                for segment in segments:
+                    path = workdir / f"{segment.track_id}.{segment.extension}"
+                    await self._fetch(segment, path)
+                    files.append(GridFile(path=path, offset=segment.offset, duration=segment.duration))
+                inputs.append(GridInput(kind=segments[0].kind, files=tuple(files)))
             result = workdir / "grid.mp4"
 
             async def progress(seconds: float) -> None:

@@ -11,6 +11,11 @@ a new track. Each TrackRecorder puts its packets back in order and back into the
 the publisher encoded (recording.rtp), waits for a keyframe (the tap asks for one at
 start; the recorder asks again, with its renewal, after a loss) and hands the frames, in
 batches, to the muxing thread, which writes them to the track's file (recording.track_files).
+
+A track is written in segments of `segment_seconds` (a video segment begins at a keyframe,
+asked for when the segment is due): each finished segment is a whole file handed to
+`on_segment` at once, so the recording service stores it while the room is still being
+recorded, and a replica that dies loses only the segments it had not finished.
 """
 
 import asyncio
@@ -77,20 +82,27 @@ class RecorderSettings:
     work_dir: Path  # track files are written under it while the room is recorded
     max_bytes: int  # a recording stops by itself past this many bytes of frames
     room_gone_grace: float = ROOM_GONE_GRACE  # seconds the room may be open nowhere before the recording stops
+    segment_seconds: float = 0.0  # a track's file is finished and a new one begun this often (0: one file)
 
 
 @dataclass(frozen=True)
 class RecordedTrackFile:
-    """A track as its recorder finished it: the file, and what its packets were."""
+    """A segment of a track as its recorder finished it: the file, and what its packets were
+    (until then)."""
 
     track_id: str
     producer: RoomProducer
     codec: TrackCodec
-    offset: float  # seconds from the recording's start to the track's first frame
+    offset: float  # seconds from the recording's start to the segment's first frame
     written: WrittenTrack
     packets: int
     lost: int
     failure: str | None
+    segment: int = 0  # 0, 1, ...: the segments of a track follow each other without a gap
+    last: bool = True  # the track's last segment (it ended)
+
+
+SegmentSink = Callable[[RecordedTrackFile], None]
 
 
 class TrackRecorder(asyncio.DatagramProtocol):
@@ -104,12 +116,19 @@ class TrackRecorder(asyncio.DatagramProtocol):
         mux: MuxThread,
         started_at: float,
         clock: Callable[[], float] = time.monotonic,
+        segment_seconds: float = 0.0,
+        on_segment: SegmentSink | None = None,
     ) -> None:
         self.producer = producer
         self.directory = directory
         self.mux = mux
         self.started_at = started_at
         self.clock = clock
+        self.segment_seconds = segment_seconds
+        self.on_segment = on_segment
+        self.segment = 0
+        self.segment_first_at: float | None = None  # when the segment's first frame came
+        self.roll_wanted = False  # the segment is due: the next keyframe begins a new one
         self.track_id = ""
         self.tap: TapStarted | None = None
         self.codec: TrackCodec | None = None
@@ -168,17 +187,21 @@ class TrackRecorder(asyncio.DatagramProtocol):
         self.depacketizer = depacketizer_for(codec)
         self.need_keyframe = codec.kind == "video"
         self.keyframe_asked_at = self.clock()  # the tap asked for one as it started
-        path = self.directory / f"{track_id}.{codec.extension}"
-        self.file = TrackFile(path, codec, clock_rate=tap.clock_rate, channels=tap.channels)
+        self.file = self._segment_file(tap, codec)
         metrics.RECORDING_TRACKS.inc()
         early, self._early = self._early, []
         for data in early:
             self._packet(data)
 
+    def _segment_file(self, tap: TapStarted, codec: TrackCodec) -> TrackFile:
+        path = self.directory / f"{self.track_id}.{self.segment}.{codec.extension}"
+        return TrackFile(path, codec, clock_rate=tap.clock_rate, channels=tap.channels)
+
     @property
     def wants_keyframe(self) -> bool:
-        """A picture is missing and no keyframe was asked for just now."""
-        return self.need_keyframe and self.clock() - self.keyframe_asked_at >= KEYFRAME_ASK_EVERY
+        """A picture is missing (or a segment is due) and no keyframe was asked for just now."""
+        wanted = self.need_keyframe or self.roll_wanted
+        return wanted and self.clock() - self.keyframe_asked_at >= KEYFRAME_ASK_EVERY
 
     def _packet(self, data: bytes) -> None:
         tap = self.tap
@@ -209,8 +232,16 @@ class TrackRecorder(asyncio.DatagramProtocol):
                 self.dropped_frames += 1
                 return
             self.need_keyframe = False
+        if self._segment_due() and self.codec is not None:
+            if self.codec.kind == "audio" or frame.keyframe:
+                self._roll()
+            else:
+                self.roll_wanted = True  # asked for with the next renewal
+        now = self.clock()
         if self.first_frame_at is None:
-            self.first_frame_at = self.clock()
+            self.first_frame_at = now
+        if self.segment_first_at is None:
+            self.segment_first_at = now
         self._pending.append(frame)
         self.frames += 1
         self.bytes += len(frame.data)
@@ -236,6 +267,56 @@ class TrackRecorder(asyncio.DatagramProtocol):
             return
         frames, self._pending = self._pending, []
         self.mux.submit(lambda: file.write(frames)).add_done_callback(self._written)
+
+    def _segment_due(self) -> bool:
+        first = self.segment_first_at
+        return self.segment_seconds > 0 and first is not None and self.clock() - first >= self.segment_seconds
+
+    def _offset(self) -> float:
+        first = self.segment_first_at
+        return round(0.0 if first is None else max(0.0, first - self.started_at), 3)
+
+    def _roll(self) -> None:
+        """Finish the segment's file (after what waits is written) and begin the next one."""
+        file, codec, tap = self.file, self.codec, self.tap
+        if file is None or codec is None or tap is None:
+            return
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+        self._flush()
+        segment, offset = self.segment, self._offset()
+        closing = self.mux.submit(file.close)
+        closing.add_done_callback(lambda done: self._segment_closed(done, codec, segment, offset))
+        self.segment += 1
+        self.segment_first_at = None
+        self.roll_wanted = False
+        self.file = self._segment_file(tap, codec)
+
+    def _segment_closed(
+        self, done: "asyncio.Future[WrittenTrack]", codec: TrackCodec, segment: int, offset: float
+    ) -> None:
+        if done.cancelled() or done.exception() is not None or self.on_segment is None:
+            return
+        written = done.result()
+        if written.error is not None and self.failure is None:
+            self.failure = f"segment {segment} of track {self.track_id} could not be written: {written.error}"
+        self.on_segment(self._recorded(written, codec, segment=segment, offset=offset, last=False))
+
+    def _recorded(
+        self, written: WrittenTrack, codec: TrackCodec, *, segment: int, offset: float, last: bool
+    ) -> RecordedTrackFile:
+        return RecordedTrackFile(
+            track_id=self.track_id,
+            producer=self.producer,
+            codec=codec,
+            offset=offset,
+            written=written,
+            packets=self.order.received,
+            lost=self.order.lost,
+            failure=self.failure,
+            segment=segment,
+            last=last,
+        )
 
     def _written(self, future: "asyncio.Future[None]") -> None:
         if not future.cancelled() and future.exception() is not None and self.failure is None:
@@ -264,7 +345,7 @@ class TrackRecorder(asyncio.DatagramProtocol):
             self._closing = self.mux.submit(self.file.close)  # after every write queued before
 
     async def close(self) -> RecordedTrackFile | None:
-        """The track's finished file; None when it never had a tap."""
+        """The track's last segment, finished; None when it never had a tap."""
         self.end()
         codec, tap, closing = self.codec, self.tap, self._closing
         if codec is None or tap is None or closing is None:
@@ -272,17 +353,7 @@ class TrackRecorder(asyncio.DatagramProtocol):
         written = await closing
         if written.error is not None:
             self.failure = f"the file of track {self.track_id} could not be written: {written.error}"
-        offset = 0.0 if self.first_frame_at is None else max(0.0, self.first_frame_at - self.started_at)
-        return RecordedTrackFile(
-            track_id=self.track_id,
-            producer=self.producer,
-            codec=codec,
-            offset=round(offset, 3),
-            written=written,
-            packets=self.order.received,
-            lost=self.order.lost,
-            failure=self.failure,
-        )
+        return self._recorded(written, codec, segment=self.segment, offset=self._offset(), last=True)
 
 
 class RoomRecorder:
@@ -301,6 +372,9 @@ class RoomRecorder:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.tenant_id = tenant_id
+        # Every finished segment of every track, as it finishes (the last ones come from
+        # `close_files`): the recording service stores them from here.
+        self.segments: asyncio.Queue[RecordedTrackFile] = asyncio.Queue()
         self.room_id = room_id
         self.recording_id = recording_id
         self.nodes = nodes
@@ -447,7 +521,13 @@ class RoomRecorder:
 
     async def _tap(self, node_id: str, producer: RoomProducer) -> None:
         track = TrackRecorder(
-            producer=producer, directory=self.directory, mux=self.mux, started_at=self.started_at, clock=self.clock
+            producer=producer,
+            directory=self.directory,
+            mux=self.mux,
+            started_at=self.started_at,
+            clock=self.clock,
+            segment_seconds=self.settings.segment_seconds,
+            on_segment=self.segments.put_nowait,
         )
         port = await track.bind(self.settings.listen_ip)
         request = StartTap(

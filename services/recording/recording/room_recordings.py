@@ -4,15 +4,17 @@ The room's host starts one (`recording.rooms.start`, any replica: the queue grou
 the replica that takes it records the room itself (recording.recorder) and says so in the
 recording's document (`recorder_id`, with a heartbeat), and a lock document keeps the room
 to one recording at a time. A stop may reach any replica: it is handed to the recording's
-own replica on that replica's subject (`recording.recorder.<id>.stop`). Stopped, the
-recorder's track files go to the blob store and a composition job is queued on JetStream
-like any processing job; the room hears `recording:started`, `recording:stopped`, then
-`recording:ready` or `recording:failed`.
+own replica on that replica's subject (`recording.recorder.<id>.stop`). Tracks are
+written in segments, and each finished segment goes to the blob store while the room is
+still recorded; stopped, the last segments follow and a composition job is queued on
+JetStream like any processing job; the room hears `recording:started`,
+`recording:stopped`, then `recording:ready` or `recording:failed`.
 
 A replica takes at most `max_rooms` rooms and refuses more, saying so. A replica that stops
 with SIGTERM stops its recordings (each is stored and composed as it is); one that dies
-stops beating, and its recordings are marked failed by any other replica after
-`lost_after` seconds: the tracks it held on its disk are lost.
+stops beating, and after `lost_after` seconds another replica takes its recordings over:
+each is stopped at the end of what was stored and composed from it (the segments the dead
+replica had not finished are lost), or marked failed when nothing was stored.
 """
 
 import asyncio
@@ -30,6 +32,7 @@ import nats.errors
 from recording import metrics
 from recording.domain import (
     GRID_VIDEO_TYPE,
+    LOST_SEGMENTS,
     MAX_ID,
     MAX_NAME,
     SERVER_STREAM_ID,
@@ -39,7 +42,9 @@ from recording.domain import (
     check_room_host,
     check_tenant_has_room,
     nothing_recorded,
+    recorded_until,
     room_recording_id,
+    segment_track_id,
     stopped_event_id,
 )
 from recording.handlers import recording_view, room_event
@@ -64,6 +69,7 @@ from webinar_contracts.recording import (
     RECORDING_STOPPED_EVENT,
     START_ROOM,
     STOP_ROOM,
+    STOPPED,
     ProcessingRequested,
     Recording,
     RecordingStopped,
@@ -95,10 +101,11 @@ class RoomHosts(Protocol):
 
 @dataclass
 class Active:
-    """A recording this replica records now."""
+    """A recording this replica records now, and the task storing its finished segments."""
 
     session: RecordingSession
     recorder: RoomRecorder
+    keeper: "asyncio.Task[None] | None" = None
 
 
 class RoomRecordings:
@@ -229,10 +236,11 @@ class RoomRecordings:
         except BaseException:
             await asyncio.shield(self._undo_start(recorder, tenant_id, room_id, recording_id))
             raise
-        self.active[session.id] = Active(session, recorder)
+        active = self.active[session.id] = Active(session, recorder)
+        active.keeper = asyncio.create_task(self._keep_segments(active), name=f"recording-segments:{recording_id}")
         metrics.RECORDING_ROOMS.set(len(self.active))
-        session = await self.store.mark_recording(session, self.clock()) or session
-        self.active[session.id].session = session
+        active.session = await self.store.mark_recording(session, self.clock()) or session
+        session = active.session
         log.info(
             "room recording started",
             extra={"tenant_id": tenant_id, "room_id": room_id, "recording_id": recording_id, "node": recorder.node_id},
@@ -306,14 +314,16 @@ class RoomRecordings:
         ended_at = session.started_at + timedelta(seconds=recorder.duration)
         stopped = await self.store.mark_server_stopped(session, ended_at, now)
         await self.store.unlock_room(session.tenant_id, session.room_id, session.recording_id)
-        if stopped is None:  # failed meanwhile (a replica took this one for lost): nothing to keep
+        if stopped is None:  # failed or taken over meanwhile (a replica took this one for lost)
+            if active.keeper is not None:
+                active.keeper.cancel()
             self._spawn(recorder.discard(), name=f"recording-discard:{session.recording_id}")
             return await self.store.find(session.tenant_id, session.recording_id) or session
         log.info(
             "room recording stopped",
             extra={"recording_id": session.recording_id, "reason": reason, "seconds": round(recorder.duration, 1)},
         )
-        self._spawn(self._store_tracks(stopped, recorder), name=f"recording-store:{session.recording_id}")
+        self._spawn(self._store_tracks(stopped, active), name=f"recording-store:{session.recording_id}")
         await self.pushes.push(
             session.tenant_id, session.room_id, RECORDING_STOPPED_EVENT, room_event(stopped, reason=reason)
         )
@@ -339,16 +349,47 @@ class RoomRecordings:
         except (nats.errors.Error, TimeoutError) as error:
             log.warning("recording stopped event not published: %s", error, extra={"recording_id": session.id})
 
-    async def _store_tracks(self, session: RecordingSession, recorder: RoomRecorder) -> None:
-        """Finish the track files, put them in the blob store, and queue the composition."""
+    async def _keep_segments(self, active: Active) -> None:
+        """Store each finished segment of the recording as it comes (the last ones come when
+        the recording stops), until the recorder's closed files are all through."""
+        segments = active.recorder.segments
+        while True:
+            file = await segments.get()
+            try:
+                await self._keep_segment(active.session, file)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # this segment is lost, not the recording
+                log.exception("segment not stored: %s", error, extra={"recording_id": active.session.recording_id})
+            finally:
+                segments.task_done()
+
+    async def _keep_segment(self, session: RecordingSession, file: RecordedTrackFile) -> None:
+        if file.failure:
+            log.warning(file.failure, extra={"recording_id": session.recording_id})
+        if file.written.frames:
+            stored = await self._store_track(session, file)
+            if not await self.store.add_tracks(session, [stored], self.recorder_id, self.clock()):
+                log.warning(
+                    "segment not kept: the recording is no longer this replica's",
+                    extra={"recording_id": session.recording_id, "track_id": stored.track_id},
+                )
+                await self.blobs.delete(stored.key)
+        # Stored (or empty): the disk holds only what is being written.
+        await asyncio.to_thread(file.written.path.unlink, True)
+
+    async def _store_tracks(self, session: RecordingSession, active: Active) -> None:
+        """Finish the track files, put the last segments in the blob store after the others,
+        and queue the composition."""
+        recorder = active.recorder
         try:
-            files = await recorder.close_files()
-            tracks = [await self._store_track(session, file) for file in files if file.written.frames]
-            await self.store.store_tracks(session, tracks, self.clock())
-            for file in files:
-                if file.failure:
-                    log.warning(file.failure, extra={"recording_id": session.recording_id})
-            reason = nothing_recorded(tracks)
+            for file in await recorder.close_files():
+                recorder.segments.put_nowait(file)
+            await recorder.segments.join()
+            if active.keeper is not None:
+                active.keeper.cancel()
+            stored = await self.store.find(session.tenant_id, session.recording_id)
+            reason = nothing_recorded(list(stored.tracks) if stored is not None else [])
             if reason is not None:
                 await self._fail(session, reason)
                 return
@@ -363,12 +404,15 @@ class RoomRecordings:
             await asyncio.shield(recorder.discard())
 
     async def _store_track(self, session: RecordingSession, file: RecordedTrackFile) -> StoredTrack:
-        key = f"tracks/{session.id}/{file.track_id}.{file.codec.extension}"
+        track_id = segment_track_id(file.track_id, file.segment)
+        key = f"tracks/{session.id}/{track_id}.{file.codec.extension}"
         stored = await self.blobs.write(key, read_file(file.written.path))
         if stored != file.written.size:
-            raise OSError(f"stored {stored} bytes of the {file.written.size}-byte file of track {file.track_id}")
+            raise OSError(f"stored {stored} bytes of the {file.written.size}-byte file of track {track_id}")
         return StoredTrack(
-            track_id=file.track_id,
+            track_id=track_id,
+            segment=file.segment,
+            segment_of=file.track_id if file.segment else "",
             kind=file.codec.kind,
             mime_type=file.codec.mime_type,
             extension=file.codec.extension,
@@ -427,23 +471,45 @@ class RoomRecordings:
             await asyncio.sleep(self.beat_every)
 
     async def sweep(self) -> int:
-        """Beat for this replica; fail the recordings of replicas silent for `lost_after`
-        seconds (their tracks were on their disks). Returns how many were failed."""
+        """Beat for this replica; take over the recordings of replicas silent for `lost_after`
+        seconds: each ends where its stored segments end and is composed from them (what the
+        silent replica had not finished is lost), or fails when none was stored. Returns how
+        many were taken over."""
         now = self.clock()
         await self.store.heartbeat(self.recorder_id, now)
-        failed = 0
-        for session in await self.store.lost_recordings(now - timedelta(seconds=self.lost_after)):
-            if session.recorder_id == self.recorder_id:
+        seen_before = now - timedelta(seconds=self.lost_after)
+        taken = 0
+        for lost in await self.store.lost_recordings(seen_before):
+            if lost.recorder_id == self.recorder_id:
                 continue
-            reason = "the recording service replica that recorded it stopped: the tracks it was writing are lost"
-            if await self.store.fail_server(session, reason, now):
-                failed += 1
-                await self.store.unlock_room(session.tenant_id, session.room_id, session.recording_id)
-                log.warning("lost room recording marked failed", extra={"recording_id": session.recording_id})
-                await self.pushes.push(
-                    session.tenant_id, session.room_id, RECORDING_FAILED_EVENT, room_event(session, reason=reason)
-                )
-        return failed
+            session = await self.store.claim_lost(lost, self.recorder_id, seen_before, now)
+            if session is None:
+                continue  # it beat again, or another replica took it
+            taken += 1
+            await self._salvage(session, now)
+        return taken
+
+    async def _salvage(self, session: RecordingSession, now: datetime) -> None:
+        log.warning(
+            "room recording of a silent replica taken over",
+            extra={"recording_id": session.recording_id, "segments": len(session.tracks)},
+        )
+        await self.store.unlock_room(session.tenant_id, session.room_id, session.recording_id)
+        if not session.tracks:
+            reason = "the recording service replica that recorded it stopped before any of it was stored"
+            await self._fail(session, reason)
+            return
+        if session.status != STOPPED:
+            ended_at = session.started_at + timedelta(seconds=recorded_until(list(session.tracks)))
+            stopped = await self.store.mark_server_stopped(session, ended_at, now)
+            if stopped is None:
+                return  # it ended meanwhile
+            session = stopped
+            await self.pushes.push(
+                session.tenant_id, session.room_id, RECORDING_STOPPED_EVENT, room_event(session, reason=LOST_SEGMENTS)
+            )
+            await self._publish_stopped(session)
+        await self._queue_composition(session)
 
     def _spawn(self, work: Coroutine[Any, Any, None], *, name: str) -> None:
         task = asyncio.create_task(work, name=name)

@@ -542,15 +542,38 @@ class RecordingStore:
         )
         return _session(doc) if doc else None
 
-    async def store_tracks(self, session: RecordingSession, tracks: list[StoredTrack], now: datetime) -> None:
-        """The stopped recording's tracks are in the blob store: keep them, counted for its tenant."""
-        size = sum(track.size for track in tracks)
+    async def add_tracks(
+        self, session: RecordingSession, tracks: list[StoredTrack], recorder_id: str, now: datetime
+    ) -> bool:
+        """Track files (segments) of a recording `recorder_id` still holds are in the blob store:
+        keep them, counted for its tenant. False when the recording is past its recorder, or
+        another replica took it over (its files are not the recording's any more)."""
+        if not tracks:
+            return True
         result = await self.recordings.update_one(
-            {"_id": ObjectId(session.id), "status": STOPPED},
-            {"$set": {"tracks": [vars(track) for track in tracks], "updated_at": to_millis(now)}},
+            {"_id": ObjectId(session.id), "status": {"$in": sorted(RECORDER_STATUSES)}, "recorder_id": recorder_id},
+            {"$push": {"tracks": {"$each": [vars(track) for track in tracks]}}, "$set": {"updated_at": to_millis(now)}},
         )
         if result.modified_count:
-            await self.add_usage(session.tenant_id, size)
+            await self.add_usage(session.tenant_id, sum(track.size for track in tracks))
+        return result.modified_count == 1
+
+    async def claim_lost(
+        self, session: RecordingSession, recorder_id: str, seen_before: datetime, now: datetime
+    ) -> RecordingSession | None:
+        """Take over a recording whose replica stopped beating before `seen_before` (one
+        replica wins); None when it beat again or another replica took it first."""
+        doc = await self.recordings.find_one_and_update(
+            {
+                "_id": ObjectId(session.id),
+                "status": {"$in": sorted(RECORDER_STATUSES)},
+                "recorder_id": session.recorder_id,
+                "recorder_seen_at": {"$lt": to_millis(seen_before)},
+            },
+            {"$set": {"recorder_id": recorder_id, "recorder_seen_at": to_millis(now), "updated_at": to_millis(now)}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return _session(doc) if doc else None
 
     async def fail_server(self, session: RecordingSession, reason: str, now: datetime) -> bool:
         """A server-side recording its recorder could not finish: `failed` with the reason

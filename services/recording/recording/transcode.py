@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import ffmpeg
 
@@ -248,13 +249,31 @@ def join_command(program: str, parts: list[Part], target: tuple[int, int], outpu
 
 
 @dataclass(frozen=True)
-class GridInput:
-    """One track of a server-side recording to compose: its file, its kind, and when (seconds
-    after the recording's start) its first frame came."""
+class GridFile:
+    """A file of a track: when (seconds after the recording's start) its first frame came,
+    and how long it lasts."""
 
     path: Path
-    kind: str
     offset: float
+    duration: float = 0.0
+
+
+@dataclass(frozen=True)
+class GridInput:
+    """One track of a server-side recording to compose: its kind and its files, in order (one
+    file, or the segments it was stored in; a gap between two is black or silent)."""
+
+    kind: str
+    files: tuple[GridFile, ...]
+
+    @property
+    def offset(self) -> float:
+        return self.files[0].offset
+
+    def gaps(self) -> list[float]:
+        """The seconds of nothing after each file before the next one begins (0 after the last)."""
+        pairs = zip(self.files, self.files[1:], strict=False)
+        return [max(0.0, after.offset - (before.offset + before.duration)) for before, after in pairs] + [0.0]
 
 
 def grid_command(
@@ -271,14 +290,37 @@ def grid_command(
     audios = [item for item in inputs if item.kind == "audio"]
     layout = grid_layout(len(videos), canvas)
     cell_width, cell_height = layout.cell
+
+    def picture(file: GridFile, gap: float) -> Any:
+        chain = (
+            ffmpeg.input(str(file.path))
+            .video.filter("setpts", "PTS-STARTPTS")
+            .filter("scale", cell_width, cell_height, force_original_aspect_ratio="decrease")
+            .filter("pad", cell_width, cell_height, "(ow-iw)/2", "(oh-ih)/2", color="black")
+            .filter("setsar", 1)
+            .filter("fps", FRAME_RATE)
+            .filter("format", "yuv420p")
+        )
+        return chain.filter("tpad", stop_mode="add", stop_duration=f"{gap:.3f}", color="black") if gap else chain
+
+    def sound(file: GridFile, gap: float) -> Any:
+        chain = (
+            ffmpeg.input(str(file.path))
+            .audio.filter("asetpts", "PTS-STARTPTS")
+            .filter("aresample", SAMPLE_RATE, **{"async": 1})
+            .filter("aformat", sample_fmts="fltp", channel_layouts="stereo")
+        )
+        return chain.filter("apad", pad_dur=f"{gap:.3f}") if gap else chain
+
+    def joined(item: GridInput, each: Callable[[GridFile, float], Any], *, video: bool) -> Any:
+        """The track's files one after the other (each followed by its gap)."""
+        parts = [each(file, gap) for file, gap in zip(item.files, item.gaps(), strict=True)]
+        if len(parts) == 1:
+            return parts[0]
+        return ffmpeg.concat(*parts, v=int(video), a=int(not video))
+
     cells = [
-        ffmpeg.input(str(item.path))
-        .video.filter("setpts", "PTS-STARTPTS")
-        .filter("scale", cell_width, cell_height, force_original_aspect_ratio="decrease")
-        .filter("pad", cell_width, cell_height, "(ow-iw)/2", "(oh-ih)/2", color="black")
-        .filter("setsar", 1)
-        .filter("fps", FRAME_RATE)
-        .filter("format", "yuv420p")
+        joined(item, picture, video=True)
         .filter("tpad", start_duration=f"{item.offset:.3f}", stop_mode="add", stop_duration=length, color="black")
         .filter("trim", duration=length)
         for item in videos
@@ -292,10 +334,7 @@ def grid_command(
         video = ffmpeg.filter(cells, "xstack", inputs=len(cells), layout=positions, fill="black")
     video = video.filter("pad", width, height, "(ow-iw)/2", "(oh-ih)/2", color="black").filter("setsar", 1)
     sounds = [
-        ffmpeg.input(str(item.path))
-        .audio.filter("asetpts", "PTS-STARTPTS")
-        .filter("aresample", SAMPLE_RATE, **{"async": 1})
-        .filter("aformat", sample_fmts="fltp", channel_layouts="stereo")
+        joined(item, sound, video=False)
         .filter("adelay", delays=str(round(item.offset * 1000)), all=1)
         .filter("apad")
         .filter("atrim", duration=length)

@@ -124,7 +124,11 @@ async def stack(private_nats_url, mongo_url, tmp_path) -> AsyncIterator[Stack]:
     made: list[RoomRecordings] = []
 
     def make(
-        *, max_rooms: int = 4, max_tenant_bytes: int = 1 << 30, clock: Callable[[], datetime] | None = None
+        *,
+        max_rooms: int = 4,
+        max_tenant_bytes: int = 1 << 30,
+        clock: Callable[[], datetime] | None = None,
+        segment_seconds: float = 0.0,
     ) -> RoomRecordings:
         rooms = RoomRecordings(
             store=store,
@@ -140,6 +144,7 @@ async def stack(private_nats_url, mongo_url, tmp_path) -> AsyncIterator[Stack]:
                 poll_seconds=0.1,
                 work_dir=tmp_path / "rooms",
                 max_bytes=10_000_000,
+                segment_seconds=segment_seconds,
             ),
             recorder_id=uuid.uuid4().hex[:12],
             max_rooms=max_rooms,
@@ -293,6 +298,80 @@ async def test_a_stopped_recording_has_its_tracks_stored_and_its_composition_que
     async with asyncio.timeout(5):  # the local files are deleted once stored
         while await asyncio.to_thread(lambda: list((tmp_path / "rooms").iterdir())):  # noqa: ASYNC110
             await asyncio.sleep(0.05)
+
+
+def one_microphone(stack: Stack, room_id: str, packets: int) -> None:
+    stack.node.listed[room_id] = [
+        RoomProducer(producer_id="mic-1", peer_id="sock-1", name="Avery Stone", kind="audio", app_data={"type": "mic"})
+    ]
+    stack.node.packets = packets
+
+
+async def stored_segments(
+    stack: Stack, tenant: str, recording_id: str, *, at_least: int = 1, frames: int = 0
+) -> tuple[str, ...]:
+    """The ids of the recording's stored files, once there are `at_least` holding `frames` in all."""
+    async with asyncio.timeout(10):
+        while True:
+            session = await stack.store.find(tenant, recording_id)
+            assert session is not None
+            if len(session.tracks) >= at_least and sum(track.frames for track in session.tracks) >= frames:
+                return tuple(track.track_id for track in session.tracks)
+            await asyncio.sleep(0.05)
+
+
+async def test_segments_are_stored_while_the_room_is_recorded_and_composed_together(stack, tenant):
+    rooms = stack.make(segment_seconds=0.3)
+    room_id = open_room(stack)
+    one_microphone(stack, room_id, packets=75)  # 1.5 s
+    started = await rooms.start(StartRoomRecording(room_id=room_id), host(tenant))
+    early = await stored_segments(stack, tenant, started.recording_id, at_least=2)
+    assert (await stack.store.find(tenant, started.recording_id)).status == "recording"  # type: ignore[union-attr]
+    assert early[:2] == ("01-audio-avery-stone", "01-audio-avery-stone.1")
+    await asyncio.sleep(1.5)
+    await rooms.stop(StopRoomRecording(room_id=room_id), host(tenant))
+    async with asyncio.timeout(10):
+        while (await stack.room_events.get())[0] != "recording:stopped":
+            pass
+    await stored_segments(stack, tenant, started.recording_id, frames=75)  # the last ones follow the stop
+    session = await stack.store.find(tenant, started.recording_id)
+    assert session is not None
+    assert [track.segment for track in session.tracks] == list(range(len(session.tracks)))
+    assert {track.track for track in session.tracks} == {"01-audio-avery-stone"}
+    assert sum(track.frames for track in session.tracks) == 75
+    assert sum(track.duration for track in session.tracks) == pytest.approx(1.5, abs=0.05)
+    assert await stack.store.tenant_usage(tenant) == sum(track.size for track in session.tracks)
+
+
+async def test_a_silent_replicas_recording_is_taken_over_and_ends_where_its_stored_segments_end(stack, tenant):
+    now = [datetime.now(UTC)]
+    gone = stack.make(clock=lambda: now[0], segment_seconds=0.3)
+    room_id = open_room(stack)
+    one_microphone(stack, room_id, packets=50)
+    started = await gone.start(StartRoomRecording(room_id=room_id), host(tenant))
+    await stored_segments(stack, tenant, started.recording_id, at_least=2)
+    survivor = stack.make(clock=lambda: now[0])
+    now[0] += timedelta(seconds=31)  # the first replica has not beaten since
+    while (await stack.room_events.get())[0] != "recording:started":
+        pass
+
+    assert await survivor.sweep() == 1
+    assert await survivor.sweep() == 0  # taken once
+    session = await stack.store.find(tenant, started.recording_id)
+    assert session is not None
+    assert session.status == "processing"  # its composition is queued
+    kept = session.tracks
+    assert kept
+    assert session.ended_at == session.started_at + timedelta(seconds=max(t.offset + t.duration for t in kept))
+    event, heard = await asyncio.wait_for(stack.room_events.get(), 5)
+    assert event == "recording:stopped"
+    assert heard.reason is not None
+    assert "stored segments" in heard.reason
+    # The silent replica was not dead after all: what it finishes now is not the recording's.
+    await asyncio.sleep(0.6)
+    assert (await stack.store.find(tenant, started.recording_id)).tracks == kept  # type: ignore[union-attr]
+    # The room is free to be recorded again.
+    assert (await survivor.start(StartRoomRecording(room_id=room_id), host(tenant))).status == "recording"
 
 
 async def test_the_recordings_of_a_replica_that_stopped_beating_fail_and_free_their_room(stack, tenant):

@@ -16,7 +16,7 @@ from recording.domain import (
     room_recording_id,
     track_name,
 )
-from recording.transcode import GridInput, grid_command
+from recording.transcode import GridFile, GridInput, grid_command
 from webinar_contracts import Conflict, Forbidden, Unauthorized
 from webinar_runtime.config import ConfigError, load_config
 
@@ -98,12 +98,16 @@ def test_the_seeds_stop_and_the_recording_socket_leave_a_server_side_recording_a
         check_open_for_files(session)
 
 
+def track(kind: str, *files: tuple[str, float, float]) -> GridInput:
+    return GridInput(kind, tuple(GridFile(Path(name), offset, duration) for name, offset, duration in files))
+
+
 def test_the_grid_command_places_each_track_from_its_offset_and_mixes_the_sounds():
     inputs = [
-        GridInput(Path("cam-a.webm"), "video", 0.25),
-        GridInput(Path("cam-b.webm"), "video", 1.5),
-        GridInput(Path("mic-a.webm"), "audio", 0.2),
-        GridInput(Path("mic-b.webm"), "audio", 1.25),
+        track("video", ("cam-a.webm", 0.25, 5)),
+        track("video", ("cam-b.webm", 1.5, 5)),
+        track("audio", ("mic-a.webm", 0.2, 5)),
+        track("audio", ("mic-b.webm", 1.25, 5)),
     ]
     argv = grid_command("ffmpeg", inputs, (1280, 720), 10.0, Path("out.mp4"), preset="veryfast")
     graph = argv[argv.index("-filter_complex") + 1]
@@ -117,10 +121,25 @@ def test_the_grid_command_places_each_track_from_its_offset_and_mixes_the_sounds
 
 
 def test_a_recording_without_video_gets_a_black_picture_and_one_without_sound_silence():
-    silent = grid_command("ffmpeg", [GridInput(Path("cam.webm"), "video", 0)], (640, 360), 3, Path("o.mp4"), preset="x")
+    silent = grid_command("ffmpeg", [track("video", ("cam.webm", 0, 3))], (640, 360), 3, Path("o.mp4"), preset="x")
     assert "anullsrc=r=48000:cl=stereo" in silent
-    blind = grid_command("ffmpeg", [GridInput(Path("mic.webm"), "audio", 0)], (640, 360), 3, Path("o.mp4"), preset="x")
+    blind = grid_command("ffmpeg", [track("audio", ("mic.webm", 0, 3))], (640, 360), 3, Path("o.mp4"), preset="x")
     assert "color=c=black:s=640x360:r=30:d=3.000" in blind
+
+
+def test_a_track_stored_in_segments_is_joined_in_one_cell_with_its_gaps_filled():
+    camera = track("video", ("cam.0.webm", 0.5, 10.0), ("cam.1.webm", 10.5, 10.0), ("cam.2.webm", 22.0, 4.0))
+    microphone = track("audio", ("mic.0.webm", 0.4, 10.0), ("mic.1.webm", 10.4, 6.0))
+    assert camera.gaps() == [0.0, 1.5, 0.0]  # segment 1 ends at 20.5, segment 2 begins at 22
+    argv = grid_command("ffmpeg", [camera, microphone], (1280, 720), 26.0, Path("out.mp4"), preset="veryfast")
+    graph = argv[argv.index("-filter_complex") + 1]
+    assert argv.count("-i") == 5
+    assert "xstack" not in graph  # one camera, one cell, however many files
+    assert "concat=a=0:n=3:v=1" in graph
+    assert "tpad=color=black:stop_duration=1.500:stop_mode=add" in graph
+    assert "tpad=color=black:start_duration=0.500:stop_duration=26.000:stop_mode=add" in graph
+    assert "concat=a=1:n=2:v=0" in graph
+    assert "adelay=all=1:delays=400" in graph
 
 
 def test_server_side_recording_settings_have_working_defaults():

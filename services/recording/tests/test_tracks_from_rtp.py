@@ -32,7 +32,7 @@ from recording.rtp import (
     vp8_keyframe_size,
 )
 from recording.track_files import MuxThread, TrackFile, WrittenTrack
-from recording.transcode import Ffmpeg
+from recording.transcode import Ffmpeg, GridFile, GridInput, grid_command
 from webinar_contracts import NotFound
 from webinar_contracts.media import RoomProducer, StartTap, TapRef, TapStarted
 
@@ -407,7 +407,9 @@ async def mux() -> AsyncIterator[MuxThread]:
     await thread.close()
 
 
-def recorder_for(node: StandInNode, mux: MuxThread, tmp_path: Path, stops: list[str]) -> RoomRecorder:
+def recorder_for(
+    node: StandInNode, mux: MuxThread, tmp_path: Path, stops: list[str], *, segment_seconds: float = 0.0
+) -> RoomRecorder:
     settings = RecorderSettings(
         listen_ip="127.0.0.1",
         announced_ip="127.0.0.1",
@@ -416,6 +418,7 @@ def recorder_for(node: StandInNode, mux: MuxThread, tmp_path: Path, stops: list[
         work_dir=tmp_path,
         max_bytes=50_000_000,
         room_gone_grace=0.3,
+        segment_seconds=segment_seconds,
     )
     return RoomRecorder(
         tenant_id="t1",
@@ -491,6 +494,50 @@ async def test_after_a_lost_packet_the_recorder_asks_for_a_keyframe_and_the_file
     assert file.lost == 1
     assert file.written.frames == 25
     assert await decoding_errors(ffmpeg_program, file.written.path) == ""
+
+
+async def test_tracks_are_written_in_segments_handed_over_as_they_finish_and_composed_whole(
+    tmp_path, mux, ffmpeg_program
+):
+    camera, microphone = vp8_stream(60, ssrc=41, keyframe_interval=10), opus_stream(60, ssrc=42)
+    node = StandInNode({"cam": ("video", camera), "mic": ("audio", microphone)}, pace=0.02)
+    node.add("cam")
+    node.add("mic")
+    recorder = recorder_for(node, mux, tmp_path, [], segment_seconds=0.3)
+    try:
+        await recorder.start()
+        await wait_for(lambda: recorder.segments.qsize() >= 2)  # finished while the room is recorded
+        await wait_for(lambda: {"cam", "mic"} <= set(recorder.tracks))
+        await wait_for(lambda: recorder.tracks["cam"].frames == 60 and recorder.tracks["mic"].frames == 60)
+        await recorder.stop()
+        last = await recorder.close_files()
+    finally:
+        await node.close()
+    handed = [recorder.segments.get_nowait() for _ in range(recorder.segments.qsize())]
+    segments = sorted([*handed, *last], key=lambda file: (file.producer.producer_id, file.segment))
+    by_track = {pid: [file for file in segments if file.producer.producer_id == pid] for pid in ("cam", "mic")}
+    assert all(len(files) >= 3 for files in by_track.values())
+    assert [file.last for file in by_track["cam"]] == [False] * (len(by_track["cam"]) - 1) + [True]
+    # Nothing lost at a cut: every frame is in exactly one segment; a picture's begins at a keyframe.
+    assert sum(file.written.frames for file in by_track["cam"]) == 60
+    assert sum(file.written.frames for file in by_track["mic"]) == 60
+    for file in by_track["cam"]:
+        assert await decoding_errors(ffmpeg_program, file.written.path) == ""
+    offsets = [file.offset for file in by_track["cam"]]
+    assert offsets == sorted(offsets)
+
+    # Composed, each track's segments play one after the other in one cell.
+    ffmpeg = Ffmpeg(ffmpeg_program)
+    inputs = [
+        GridInput(kind, tuple(GridFile(f.written.path, f.offset, f.written.duration) for f in by_track[pid]))
+        for pid, kind in (("cam", "video"), ("mic", "audio"))
+    ]
+    duration = max(f.offset + f.written.duration for f in segments)
+    output = tmp_path / "grid.mp4"
+    await ffmpeg.run(grid_command(ffmpeg.program, inputs, (320, 180), duration, output, preset="ultrafast"), timeout=60)
+    info = await ffmpeg.probe(output)
+    assert (info.has_video, info.has_audio) == (True, True)
+    assert info.duration == pytest.approx(duration, abs=0.15)
 
 
 async def test_a_closed_producer_ends_its_track_and_a_closed_room_asks_to_stop(tmp_path, mux):
