@@ -1,17 +1,23 @@
-"""Tapped RTP to 16 kHz mono 16-bit PCM: the RTP header read, Opus decoded with PyAV
-(libopus), resampled. A gap in the RTP timestamps (lost packets, or a sender's DTX
-silence) becomes that much silence, so the audio's timeline stays the speaker's."""
+"""Tapped RTP to 16 kHz mono 16-bit PCM: the RTP header read, packets put back in sequence
+order, Opus decoded with PyAV (libopus), resampled. A gap in the RTP timestamps (lost
+packets, or a sender's DTX silence) becomes that much silence, so the audio's timeline
+stays the speaker's."""
 
 import av
 import numpy as np
 
 from webinar_contracts.tapped_rtp import PacketError as PacketError
+from webinar_contracts.tapped_rtp import PacketOrder
 from webinar_contracts.tapped_rtp import RtpPacket as RtpPacket
 from webinar_contracts.tapped_rtp import parse_rtp as parse_rtp
 
 SAMPLE_RATE = 16000
 BYTES_PER_SAMPLE = 2
 MAX_GAP_SECONDS = 2.0  # a longer gap is filled with this much silence: enough to end an utterance
+# Packets that may wait for a missing one before it is given up as lost (20 ms each): a
+# packet overtaken on the network is decoded in its turn, at the cost of this much delay
+# only when one is missing.
+REORDER_DEPTH = 5
 
 
 def _newer(a: int, b: int) -> bool:
@@ -62,3 +68,20 @@ class OpusDecoder:
         self._next_timestamp = (packet.timestamp + samples * self._clock_rate // 48000) & 0xFFFFFFFF
         self.packets_decoded += 1
         return b"".join(chunks)
+
+
+class TappedOpus:
+    """A tapped Opus stream to 16 kHz mono PCM: its packets put back in sequence order (one
+    that comes a little late is decoded in its turn, not dropped), then decoded."""
+
+    def __init__(self, *, clock_rate: int = 48000, channels: int = 2, depth: int = REORDER_DEPTH) -> None:
+        self.order = PacketOrder(depth=depth)
+        self.decoder = OpusDecoder(clock_rate=clock_rate, channels=channels)
+
+    def push(self, packet: RtpPacket) -> bytes:
+        """The PCM the packets released by this one add (b"" while it waits for an earlier one)."""
+        return b"".join(self.decoder.decode(item.packet) for item in self.order.push(packet))
+
+    def flush(self) -> bytes:
+        """The PCM of the packets still waiting (the stream ends)."""
+        return b"".join(self.decoder.decode(item.packet) for item in self.order.flush())

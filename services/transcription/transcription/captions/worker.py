@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import msgspec
 
 from transcription.captions import metrics
-from transcription.captions.audio import OpusDecoder, PacketError, parse_rtp
+from transcription.captions.audio import PacketError, TappedOpus, parse_rtp
 from transcription.captions.recognition import OnCaption, Recognition
 from transcription.domain import require_professional
 from webinar_contracts import Forbidden, NotFound, RequestContext, ServiceError, Unavailable
@@ -96,7 +96,7 @@ class CaptionStream:
         self.meeting_id = meeting_id
         self.tap = tap
         self._transport = transport
-        self._decoder = OpusDecoder(clock_rate=tap.clock_rate, channels=tap.channels)
+        self._audio = TappedOpus(clock_rate=tap.clock_rate, channels=tap.channels)
         self.recognition = worker.new_recognition(offer.producer_id, (tenant_id, meeting_id), self._caption)
         self.closed = False
         self.packets = 0
@@ -116,7 +116,7 @@ class CaptionStream:
         if packet.ssrc != self.tap.ssrc or packet.payload_type != self.tap.payload_type:
             return
         self.packets += 1
-        pcm = self._decoder.decode(packet)
+        pcm = self._audio.push(packet)
         if pcm:
             self.recognition.feed(pcm, time.time())
 
@@ -141,6 +141,9 @@ class CaptionStream:
             return
         self.closed = True
         self._transport.close()
+        pcm = self._audio.flush()  # the last packets, which waited for a missing one
+        if pcm:
+            self.recognition.feed(pcm, time.time())
         await self.recognition.close()
         if hand_back:
             with contextlib.suppress(ServiceError):
