@@ -19,8 +19,6 @@ stop) is not part of the figure. Everything binds 127.0.0.1 and stops at the end
 
 import argparse
 import asyncio
-import contextlib
-import json
 import math
 import os
 import sys
@@ -28,7 +26,6 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import av
 from aiortc.codecs.vpx import Vp8Encoder
@@ -36,40 +33,20 @@ from aiortc.codecs.vpx import Vp8Encoder
 from webinar_devstack.suite import REPO_ROOT, Suite
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from json_line_child import JsonLineChild
+from load_steps import QuickRun, parse_load_steps
 from loopback_suite import SFU_SERVICES, loopback_suite
+from pattern_video import encode_pattern_video
+from proc_stats import machine_busy_and_total, process_cpu_seconds, udp_buffer_drops
 
 HERE = Path(__file__).resolve().parent
 CACHE = REPO_ROOT / "var" / "bench"
 VIDEO_FILE = CACHE / "vp8-360p30-600k-5s.webm"
 ANCHOR_ROOMS_PER_CORE = 1.0  # one browser (a core) per recorded room
 PACE_LIMIT = 0.97
+QUICK = QuickRun(steps="4,8", window=10.0, settle=2.0, help="N = 4,8 and 2 s to settle")
+PER_PROCESS_HELP = "publishers (rooms) per publisher process"
 SERVICES = [*SFU_SERVICES[:-1], "recording", SFU_SERVICES[-1]]  # the gateway last
-
-
-def encode_video(path: Path, *, seconds: int = 5) -> None:
-    """VP8 640x360 at 30 fps and about 600 kbit/s, a keyframe every 2 s: ffmpeg's testsrc2
-    pattern with moving noise, so that the encoder spends its bitrate."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    source = av.open("testsrc2=size=640x360:rate=30,noise=alls=6:allf=t", format="lavfi")
-    output = av.open(str(partial), "w", format="webm")
-    stream = output.add_stream("libvpx", rate=30)
-    stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
-    stream.bit_rate = 600_000
-    stream.codec_context.gop_size = 60
-    stream.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
-    for count, frame in enumerate(source.decode(video=0)):
-        if count == seconds * 30:
-            break
-        frame.pts = None
-        frame.pict_type = av.video.frame.PictureType.NONE  # lavfi marks every frame a keyframe
-        for packet in stream.encode(frame):
-            output.mux(packet)
-    for packet in stream.encode(None):
-        output.mux(packet)
-    output.close()
-    source.close()
-    partial.rename(path)
 
 
 def source_rate() -> tuple[float, float]:
@@ -83,74 +60,7 @@ def source_rate() -> tuple[float, float]:
     return sum(len(frame) for frame in frames) * 8 / seconds / 1000, packets / seconds
 
 
-# --- the publisher processes ---
-
-
-class PublisherProcess:
-    def __init__(self, index: int, log_dir: Path) -> None:
-        self.index = index
-        self.log_dir = log_dir
-        self.process: asyncio.subprocess.Process | None = None
-        self.count = 0
-
-    async def start(self) -> None:
-        log = open(self.log_dir / f"publishers-{self.index}.log", "wb")  # noqa: SIM115, ASYNC230 - the child keeps it
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable, str(HERE / "publishers.py"),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=log,
-        )  # fmt: skip
-        log.close()
-
-    async def ask(self, request: dict[str, Any], timeout: float = 600) -> dict[str, Any]:
-        if self.process is None or self.process.stdin is None or self.process.stdout is None:
-            raise RuntimeError("publisher process not started")
-        self.process.stdin.write(json.dumps(request).encode() + b"\n")
-        await self.process.stdin.drain()
-        line = await asyncio.wait_for(self.process.stdout.readline(), timeout)
-        if not line:
-            raise RuntimeError(f"publisher process {self.index} exited; see its log in {self.log_dir}")
-        answer: dict[str, Any] = json.loads(line)
-        return answer
-
-    async def stop(self) -> None:
-        if self.process is None or self.process.returncode is not None:
-            return
-        with contextlib.suppress(Exception):
-            if self.process.stdin is not None:
-                self.process.stdin.write(b'{"cmd": "quit"}\n')
-                await self.process.stdin.drain()
-        try:
-            await asyncio.wait_for(self.process.wait(), 20)
-        except TimeoutError:
-            self.process.kill()
-            await self.process.wait()
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid if self.process is not None else 0
-
-
 # --- measuring ---
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, all its threads, from /proc/<pid>/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def machine_busy_and_total() -> tuple[float, float]:
-    values = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = values[3] + values[4]
-    return sum(values[:8]) - idle, sum(values[:8])
-
-
-def udp_buffer_drops() -> int:
-    header, values = [
-        line.split()[1:] for line in Path("/proc/net/snmp").read_text().splitlines() if line.startswith("Udp:")
-    ]
-    counters = dict(zip(header, values, strict=True))
-    return int(counters["RcvbufErrors"]) + int(counters["SndbufErrors"])
 
 
 def recording_metrics(port: int) -> dict[str, float]:
@@ -217,7 +127,7 @@ class Bench:
         self.suite = suite
         self.args = args
         self.video_pps = video_pps
-        self.processes: list[PublisherProcess] = []
+        self.processes: list[JsonLineChild] = []
         self.errors: list[str] = []
         recording = suite.processes["recording"]
         media = suite.processes["media"]
@@ -245,7 +155,7 @@ class Bench:
     async def grow_to(self, rooms: int) -> None:
         needed = math.ceil(rooms / self.args.per_process)
         while len(self.processes) < needed:
-            process = PublisherProcess(len(self.processes), self.suite.workdir)
+            process = JsonLineChild(HERE / "publishers.py", len(self.processes), self.suite.workdir, role="publisher")
             await process.start()
             self.processes.append(process)
         while self.rooms + len(self.errors) < rooms:
@@ -347,7 +257,7 @@ def print_summary(steps: list[Step], cores: int) -> None:
 async def run(args: argparse.Namespace, suite: Suite) -> None:
     if not VIDEO_FILE.exists():
         print(f"encoding 5 s of VP8 360p into {VIDEO_FILE.relative_to(REPO_ROOT)} (once) ...", flush=True)
-        encode_video(VIDEO_FILE)
+        encode_pattern_video(VIDEO_FILE, width=640, height=360, bit_rate=600_000)
     kbps, video_pps = source_rate()
     print(f"each room: VP8 640x360 30 fps {kbps:,.0f} kbit/s (~{video_pps:.0f} packets/s) + Opus 20 ms (50/s)")
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
@@ -355,7 +265,7 @@ async def run(args: argparse.Namespace, suite: Suite) -> None:
     bench = Bench(suite=suite, args=args, video_pps=video_pps)
     steps: list[Step] = []
     try:
-        for rooms in args.rooms:
+        for rooms in args.steps:
             started = time.monotonic()
             failures = len(bench.errors)
             await bench.grow_to(rooms)
@@ -377,23 +287,10 @@ async def run(args: argparse.Namespace, suite: Suite) -> None:
     print_summary(steps, os.cpu_count() or 1)
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rooms", default="10,20,40,60", help="the N to measure, ascending (comma-separated)")
-    parser.add_argument("--quick", action="store_true", help="N = 4,8 and 2 s to settle")
-    parser.add_argument("--window", type=float, default=10.0, help="seconds measured at each N")
-    parser.add_argument("--settle", type=float, default=3.0, help="seconds waited before measuring each N")
-    parser.add_argument("--per-process", type=int, default=10, help="publishers (rooms) per publisher process")
-    parser.add_argument("--keep-logs", action="store_true", help="keep the services' logs (printed path)")
-    args = parser.parse_args()
-    if args.quick:
-        args.rooms, args.window, args.settle = "4,8", 10.0, 2.0
-    args.rooms = sorted(int(n) for n in args.rooms.split(","))
-    return args
-
-
 def main() -> None:
-    args = parse_args()
+    args = parse_load_steps(
+        __doc__, load="rooms", default="10,20,40,60", quick=QUICK, per_process=10, per_process_help=PER_PROCESS_HELP
+    )
     env = {
         "MEDIA_WORKERS": "1",
         "LOG_LEVEL": "WARNING",

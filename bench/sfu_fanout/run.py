@@ -17,7 +17,6 @@ Everything binds 127.0.0.1 and stops at the end. See bench/README.md.
 import argparse
 import asyncio
 import contextlib
-import json
 import math
 import os
 import sys
@@ -44,7 +43,11 @@ from webinar_contracts.media import (
 from webinar_devstack.suite import REPO_ROOT, Suite
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from json_line_child import JsonLineChild
+from load_steps import QuickRun, parse_load_steps
 from loopback_suite import loopback_suite
+from pattern_video import encode_pattern_video
+from proc_stats import machine_busy_and_total, process_cpu_seconds, udp_buffer_drops
 
 HERE = Path(__file__).resolve().parent
 CACHE = REPO_ROOT / "var" / "bench"
@@ -59,6 +62,8 @@ TARGET_VIEWERS_PER_CORE = 250
 LOSS_LIMIT = 0.01
 PACE_LIMIT = 0.97
 JOIN_BATCH = 20
+QUICK = QuickRun(steps="10,50,100", window=5.0, settle=2.0, help="N = 10,50,100 and 5 s windows")
+PER_PROCESS_HELP = "subscribers per subscriber process"
 
 VP8 = RtpCodecParameters(mime_type="video/VP8", payload_type=96, clock_rate=90000)
 OPUS = RtpCodecParameters(
@@ -70,36 +75,10 @@ VIDEO_FEEDBACK = [ortc.NACK, ortc.NACK_PLI, ortc.CCM_FIR, ortc.GOOG_REMB]
 # --- media, encoded once ---
 
 
-def encode_video(path: Path, *, seconds: int = 5) -> None:
-    """VP8 1280x720 at 30 fps and 1.5 Mbps, a keyframe every 2 s: ffmpeg's testsrc2 pattern
-    with a little moving noise so that the encoder spends its bitrate."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    source = av.open("testsrc2=size=1280x720:rate=30,noise=alls=6:allf=t", format="lavfi")
-    output = av.open(str(partial), "w", format="webm")
-    stream = output.add_stream("libvpx", rate=30)
-    stream.width, stream.height, stream.pix_fmt = 1280, 720, "yuv420p"
-    stream.bit_rate = 1_500_000
-    stream.codec_context.gop_size = 60
-    stream.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
-    for count, frame in enumerate(source.decode(video=0)):
-        if count == seconds * 30:
-            break
-        frame.pts = None
-        frame.pict_type = av.video.frame.PictureType.NONE  # lavfi marks every frame a keyframe
-        for packet in stream.encode(frame):
-            output.mux(packet)
-    for packet in stream.encode(None):
-        output.mux(packet)
-    output.close()
-    source.close()
-    partial.rename(path)
-
-
 def video_packets() -> list[Any]:
     if not VIDEO_FILE.exists():
         print(f"encoding 5 s of VP8 720p at 1.5 Mbps into {VIDEO_FILE.relative_to(REPO_ROOT)} (once) ...", flush=True)
-        encode_video(VIDEO_FILE)
+        encode_pattern_video(VIDEO_FILE, width=1280, height=720, bit_rate=1_500_000)
     with av.open(str(VIDEO_FILE)) as container:
         return [packet for packet in container.demux(video=0) if packet.size]
 
@@ -192,82 +171,7 @@ class Publisher:
                 await self.peer.close()
 
 
-# --- subscriber processes ---
-
-
-class SubscriberProcess:
-    def __init__(self, index: int, log_dir: Path) -> None:
-        self.index = index
-        self.log_dir = log_dir
-        self.process: asyncio.subprocess.Process | None = None
-        self.count = 0
-
-    async def start(self) -> None:
-        log = open(self.log_dir / f"subscribers-{self.index}.log", "wb")  # noqa: SIM115, ASYNC230 - the child keeps it
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            str(HERE / "subscribers.py"),
-            str(self.index),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=log,
-            limit=1 << 20,
-        )
-        log.close()
-
-    async def ask(self, request: dict[str, Any], timeout: float = 600) -> dict[str, Any]:
-        if self.process is None or self.process.stdin is None or self.process.stdout is None:
-            raise RuntimeError("subscriber process not started")
-        self.process.stdin.write(json.dumps(request).encode() + b"\n")
-        await self.process.stdin.drain()
-        line = await asyncio.wait_for(self.process.stdout.readline(), timeout)
-        if not line:
-            raise RuntimeError(f"subscriber process {self.index} exited; see its log in {self.log_dir}")
-        answer: dict[str, Any] = json.loads(line)
-        return answer
-
-    async def stop(self) -> None:
-        if self.process is None or self.process.returncode is not None:
-            return
-        with contextlib.suppress(Exception):
-            if self.process.stdin is not None:
-                self.process.stdin.write(b'{"cmd": "quit"}\n')
-                await self.process.stdin.drain()
-        try:
-            await asyncio.wait_for(self.process.wait(), 20)
-        except TimeoutError:
-            self.process.kill()
-            await self.process.wait()
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid if self.process is not None else 0
-
-
 # --- measuring ---
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, all its threads, from /proc/<pid>/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def machine_busy_and_total() -> tuple[float, float]:
-    """Busy and total CPU time of the whole machine (all cores), from /proc/stat, in ticks."""
-    values = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = values[3] + values[4]
-    total = sum(values[:8])
-    return total - idle, total
-
-
-def udp_buffer_drops() -> int:
-    """Datagrams this machine's UDP sockets dropped for want of buffer space (all processes)."""
-    header, values = [
-        line.split()[1:] for line in Path("/proc/net/snmp").read_text().splitlines() if line.startswith("Udp:")
-    ]
-    counters = dict(zip(header, values, strict=True))
-    return int(counters["RcvbufErrors"]) + int(counters["SndbufErrors"])
 
 
 @dataclass
@@ -328,7 +232,7 @@ class Bench:
         self.window = window
         self.per_process = per_process
         self.log_dir = log_dir
-        self.processes: list[SubscriberProcess] = []
+        self.processes: list[JsonLineChild] = []
         self.room = f"fanout-{os.getpid()}"
         self.producers: list[str] = []
         self.join_errors: list[str] = []
@@ -356,7 +260,10 @@ class Bench:
         JOIN_BATCH at a time, as viewers of a webinar arrive over a while rather than at once."""
         needed = math.ceil(viewers / self.per_process)
         while len(self.processes) < needed:
-            process = SubscriberProcess(len(self.processes), self.log_dir)
+            index = len(self.processes)
+            process = JsonLineChild(
+                HERE / "subscribers.py", index, self.log_dir, role="subscriber", args=[str(index)], limit=1 << 20
+            )
             await process.start()
             self.processes.append(process)
         tried = self.joined + len(self.join_errors)
@@ -496,7 +403,7 @@ async def run(args: argparse.Namespace, suite: Suite) -> None:
     steps: list[Step] = []
     try:
         bench.producers = await publisher.start(bench.room, video, audio)
-        for viewers in args.subscribers:
+        for viewers in args.steps:
             started = time.monotonic()
             failures = len(bench.join_errors)
             await bench.grow_to(viewers)
@@ -516,23 +423,15 @@ async def run(args: argparse.Namespace, suite: Suite) -> None:
     print_summary(steps, os.cpu_count() or 1)
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--subscribers", default="10,50,100,200", help="the N to measure, ascending (comma-separated)")
-    parser.add_argument("--quick", action="store_true", help="N = 10,50,100 and 5 s windows")
-    parser.add_argument("--window", type=float, default=10.0, help="seconds measured at each N")
-    parser.add_argument("--settle", type=float, default=3.0, help="seconds waited before measuring each N")
-    parser.add_argument("--per-process", type=int, default=50, help="subscribers per subscriber process")
-    parser.add_argument("--keep-logs", action="store_true", help="keep the services' logs (printed path)")
-    args = parser.parse_args()
-    if args.quick:
-        args.subscribers, args.window, args.settle = "10,50,100", 5.0, 2.0
-    args.subscribers = sorted(int(n) for n in args.subscribers.split(","))
-    return args
-
-
 def main() -> None:
-    args = parse_args()
+    args = parse_load_steps(
+        __doc__,
+        load="subscribers",
+        default="10,50,100,200",
+        quick=QUICK,
+        per_process=50,
+        per_process_help=PER_PROCESS_HELP,
+    )
     # One media worker: the figures are per worker core.
     env = {"MEDIA_WORKERS": "1", "LOG_LEVEL": "WARNING"}
     with loopback_suite("sfu-fanout", env=env, keep_logs=args.keep_logs) as suite:
