@@ -189,6 +189,9 @@ class NodeRecord(msgspec.Struct, kw_only=True):
     transports: int = 0
     started_at: float = 0.0
     beat_at: float = 0.0
+    # Shutting down: it keeps the rooms it holds (they may still be joined) until they
+    # end, but no new room is placed on it.
+    draining: bool = False
 
     @property
     def load(self) -> int:

@@ -5,9 +5,10 @@ A service's `__main__` is its domain wiring plus one call:
     run_service("auth", AuthConfig, wire)
 
 where `wire(service, config)` opens what it needs through `service` and registers
-its handlers. On SIGTERM or SIGINT the service turns unready, stops taking
-requests, finishes those in flight (up to SHUTDOWN_GRACE_SECONDS), drains NATS and
-closes its stores, in that order.
+its handlers. On SIGTERM or SIGINT the service turns unready, waits for long-lived
+work to end by itself while it still serves (its drain hooks, if any, each within its
+budget), stops taking requests, finishes those in flight (up to SHUTDOWN_GRACE_SECONDS),
+drains NATS and closes its stores, in that order.
 """
 
 import asyncio
@@ -48,6 +49,7 @@ class Service:
         self.config = config
         self._bus: Bus | None = None
         self._checks: dict[str, Check] = {}
+        self._drain_hooks: list[tuple[Hook, float]] = []
         self._stop_hooks: list[Hook] = []
         self._close_hooks: list[Hook] = []
         self._stopped = asyncio.Event()
@@ -66,6 +68,21 @@ class Service:
     def add_check(self, name: str, check: Check) -> None:
         """A readiness condition; the service is ready when every check passes."""
         self._checks[name] = check
+
+    def on_drain(self, hook: Hook, budget_seconds: float) -> None:
+        """Run first at shutdown, while the service still answers on the bus but reports
+        not ready: wait there for long-lived work (a media node's rooms) to end by itself.
+        The hook is cancelled after `budget_seconds`, and the shutdown watchdog allows that
+        much more time. Hooks run one after another, in the order registered."""
+        if budget_seconds <= 0:
+            raise ValueError("a drain hook needs a budget of more than 0 seconds")
+        self._drain_hooks.append((hook, budget_seconds))
+
+    @property
+    def shutdown_budget(self) -> float:
+        """How long a shutdown may take before the watchdog ends the process: the drain
+        hooks' budgets, the grace for work in flight, and a margin for the rest."""
+        return sum(budget for _, budget in self._drain_hooks) + self.config.shutdown_grace + SHUTDOWN_MARGIN
 
     def on_stop(self, hook: Hook) -> None:
         """Run at shutdown before the bus stops (e.g. stop an HTTP server, finishing its requests)."""
@@ -142,9 +159,12 @@ class Service:
         await self._stopped.wait()
 
     async def shutdown(self) -> None:
-        """Unready, stop taking work, finish in-flight work, drain the bus, close stores."""
+        """Unready, drain (still serving), stop taking work, finish in-flight work, drain
+        the bus, close stores."""
         self._ready = False
         log.info("%s stopping", self.name)
+        for hook, budget in self._drain_hooks:
+            await _run_drain_hook(hook, budget)
         for hook in reversed(self._stop_hooks):
             await _run_hook(hook)
         if self._bus is not None:
@@ -194,6 +214,20 @@ async def _run_hook(hook: Hook) -> None:
         log.exception("shutdown step failed")
 
 
+async def _run_drain_hook(hook: Hook, budget: float) -> None:
+    deadline = asyncio.timeout(budget)
+    try:
+        async with deadline:
+            await hook()
+    except TimeoutError:
+        if not deadline.expired():
+            log.exception("drain step failed")  # a timeout of the hook's own
+        else:
+            log.warning("drain step cut off after its budget of %.0fs", budget)
+    except Exception:
+        log.exception("drain step failed")
+
+
 async def run_until_stopped(service: Service, wire: Callable[[Service], Awaitable[None]]) -> None:
     """Start `service`, wire it, serve until SIGTERM/SIGINT, then shut it down."""
     loop = asyncio.get_running_loop()
@@ -205,7 +239,7 @@ async def run_until_stopped(service: Service, wire: Callable[[Service], Awaitabl
         service.mark_ready()
         await service.wait_for_stop()
     finally:
-        watchdog = _exit_if_shutdown_hangs(service.name, service.config.shutdown_grace + SHUTDOWN_MARGIN)
+        watchdog = _exit_if_shutdown_hangs(service.name, service.shutdown_budget)
         try:
             await service.shutdown()
         finally:

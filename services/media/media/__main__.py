@@ -1,6 +1,10 @@
 """`python -m media`: run one media node on the bus. With MEDIA_WORKERS=1 this process is
 the node's only worker (its rooms on one core); with more it supervises that many worker
-processes (media.workers), each a node of its own in the placement buckets."""
+processes (media.workers), each a node of its own in the placement buckets.
+
+On SIGTERM a worker with MEDIA_DRAIN_SECONDS drains first: its record says `draining`, so no
+new room is placed on it, while the rooms it holds go on (and may be joined) until they end,
+or the drain time is up; then it stops, closing what is left."""
 
 import asyncio
 import logging
@@ -15,6 +19,9 @@ from webinar_contracts import media as contract
 from webinar_runtime.service import Service, run_service
 
 log = logging.getLogger("media")
+
+# How often a draining node says how many rooms and peers it still holds.
+DRAIN_PROGRESS_SECONDS = 10.0
 
 
 async def wire(service: Service, config: MediaConfig) -> None:
@@ -66,6 +73,18 @@ async def wire_worker(service: Service, config: MediaConfig) -> None:
         await pushes.stop()
 
     service.on_stop(stop_node)
+
+    async def drain_node() -> None:
+        # While the bus still serves: the rooms held keep answering their calls.
+        node.start_draining()
+        try:
+            await placement.beat()  # now: no new room is placed here from this moment
+        except Exception:
+            log.warning("could not record the drain at once; the heartbeat will", exc_info=True)
+        await node.wait_until_empty(progress_every=DRAIN_PROGRESS_SECONDS)
+
+    if config.drain_seconds > 0:
+        service.on_drain(drain_node, config.drain_seconds)
     log.info(
         "media node ready",
         extra={

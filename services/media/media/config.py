@@ -36,6 +36,12 @@ class MediaConfig(RuntimeConfig):
         15.0,
         help="a room nobody is in closes after this long (a peer leaving and one arriving may cross)",
     )
+    drain_seconds: float = setting(
+        "MEDIA_DRAIN_SECONDS",
+        0.0,
+        help="on SIGTERM, how long a worker keeps the rooms it holds (no new room is placed on it) waiting for "
+        "them to end, before it closes the rest and stops; 0: no drain, its rooms close at once",
+    )
     heartbeat_interval: float = setting(
         "MEDIA_HEARTBEAT_SECONDS", 2.0, help="how often the node records its load on the bus"
     )
@@ -68,6 +74,8 @@ class MediaConfig(RuntimeConfig):
                 raise ConfigError(env, "must be greater than 0")
         if self.empty_room_grace < 0:
             raise ConfigError("MEDIA_EMPTY_ROOM_SECONDS", "must not be negative")
+        if self.drain_seconds < 0:
+            raise ConfigError("MEDIA_DRAIN_SECONDS", "must not be negative (0: no drain)")
         if self.max_transports_per_peer < 1:
             raise ConfigError("MEDIA_MAX_TRANSPORTS_PER_PEER", "must be at least 1")
         if not 1 <= self.bucket_replicas <= 5:

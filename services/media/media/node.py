@@ -105,6 +105,9 @@ class MediaNode:
         self._empty_timers: dict[RoomKey, asyncio.Task[None]] = {}
         self._tasks = TaskSet(f"node {node_id}")
         self._closed = False
+        self._draining = False
+        self._no_rooms = asyncio.Event()
+        self._no_rooms.set()
         self.taps = TapSet()
         # Every audio producer is offered to the caption workers (media.captions), when wired.
         self._captions = (
@@ -141,6 +144,10 @@ class MediaNode:
                     return self._open_already(self._rooms[key], peer_id=peer_id, user_id=user_id, guest=guest)
                 if self._closed:
                     raise Unavailable("this media node is shutting down; try again")
+                if self._draining:
+                    # Placed here just before the node began draining: let it be placed again.
+                    await self._release_placement(key)
+                    raise Unavailable("this media node is draining: it opens no new room; try again")
                 description = await self._directory.describe(key)
                 if description is not None and description.ended:
                     await self._release_placement(key)
@@ -162,6 +169,7 @@ class MediaNode:
                     on_empty=self._room_empty,
                 )
                 self._rooms[key] = room
+                self._no_rooms.clear()
                 logger.info("room %s opened (%s)", key.room_id, policy.room_type or "socket room")
                 self._room_empty(room)  # nobody is in it yet
                 self._claims.load_changed()
@@ -208,6 +216,8 @@ class MediaNode:
     async def _close_room(self, room: Room, reason: CloseReason) -> None:
         if self._rooms.get(room.key) is room:
             del self._rooms[room.key]
+            if not self._rooms:
+                self._no_rooms.set()
         self._cancel_empty_timer(room.key)
         await room.close(reason)
         await self._release_placement(room.key)
@@ -352,6 +362,7 @@ class MediaNode:
             rooms=len(rooms),
             peers=sum(len(room.peers) for room in rooms),
             transports=sum(len(room.router.transports) for room in rooms),
+            draining=self._draining,
         )
 
     def stats(self) -> NodeStats:
@@ -368,6 +379,44 @@ class MediaNode:
             open_files=_open_files(),
             room_ids=sorted(room.id for room in rooms),
         )
+
+    # --- draining: the node is going, its rooms are not cut off ---
+
+    @property
+    def draining(self) -> bool:
+        return self._draining
+
+    def start_draining(self) -> None:
+        """Open no new room from now on (its heartbeat says so, and placement skips it);
+        the rooms held stay open, may be joined, and close once empty, as ever."""
+        if self._draining:
+            return
+        self._draining = True
+        self._claims.load_changed()
+        logger.info("media node draining", extra=self._drain_progress())
+
+    async def wait_until_empty(self, *, progress_every: float = 10.0) -> None:
+        """Return once this node holds no room, saying every `progress_every` seconds what
+        is left. Cancel it to stop waiting (the drain time is up)."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            while self._rooms:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._no_rooms.wait(), progress_every)
+                if self._rooms:
+                    logger.info("media node still draining", extra=self._drain_progress())
+        finally:
+            elapsed = round(loop.time() - started, 1)
+            if self._rooms:
+                # Cancelled: the rooms left close now, and their peers join again on another node.
+                logger.warning("media node drain time is up", extra={**self._drain_progress(), "seconds": elapsed})
+            else:
+                logger.info("media node drained: no room left", extra={"seconds": elapsed})
+
+    def _drain_progress(self) -> dict[str, int]:
+        rooms = list(self._rooms.values())
+        return {"rooms": len(rooms), "peers": sum(len(room.peers) for room in rooms)}
 
     async def close(self) -> None:
         """Close every room (and release its placement), then the worker. Idempotent."""

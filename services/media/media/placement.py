@@ -7,7 +7,8 @@
   same room at once agree on one node.
 
 Any node answers PLACE_ROOM; the node a room lands on claims it when it opens the room
-and releases it when the room closes.
+and releases it when the room closes. A draining node (shutting down, `draining` in its
+record) keeps its rooms, which are still found there, but no new room is placed on it.
 """
 
 import asyncio
@@ -70,11 +71,15 @@ async def bucket_keys(js: JetStreamContext, bucket: str) -> list[str]:
 def choose_node(
     nodes: list[NodeRecord], *, pick: Callable[[list[NodeRecord]], NodeRecord] = random.choice
 ) -> NodeRecord:
-    """The least-loaded node; ties are broken at random so that nodes started together share."""
+    """The least-loaded node that is not draining; ties are broken at random so that nodes
+    started together share."""
     if not nodes:
         raise Unavailable("no media node is running")
-    lightest = min(node.load for node in nodes)
-    return pick([node for node in nodes if node.load == lightest])
+    open_nodes = [node for node in nodes if not node.draining]
+    if not open_nodes:
+        raise Unavailable("every media node is draining (shutting down); try again when a new one is ready")
+    lightest = min(node.load for node in open_nodes)
+    return pick([node for node in open_nodes if node.load == lightest])
 
 
 class Placement:
@@ -212,7 +217,7 @@ class Placement:
 
     async def place(self, request: PlaceRoom, context: RequestContext) -> RoomPlacement:
         """PLACE_ROOM: the node holding the room; with `create`, place it when it is nowhere
-        (or its node is gone) on the least-loaded live node."""
+        (or its node is gone) on the least-loaded live node that is not draining."""
         tenant_id = context.require_tenant()
         key = room_key(tenant_id, request.room_id)
         for _ in range(3):

@@ -7,7 +7,8 @@ workers, each `python -m media` again with MEDIA_WORKERS=1, its own node id
 address. Each worker registers in the placement buckets as a node of its own, so rooms
 spread over the workers as they spread over machines (least loaded first). The
 supervisor restarts a worker that dies, is ready while every worker is registered, and
-on SIGTERM stops them all, each draining as a service does.
+on SIGTERM stops them all, each draining as a service does: with MEDIA_DRAIN_SECONDS a
+worker first waits for its rooms to end, and the supervisor waits for that too.
 """
 
 import asyncio
@@ -29,8 +30,14 @@ from webinar_runtime.service import Service
 
 logger = logging.getLogger(__name__)
 
-# Time a worker gets beyond its own shutdown grace to drain before it is killed.
+# Time a worker gets beyond its drain and its shutdown grace to stop before it is killed.
 STOP_MARGIN = 10.0
+
+
+def worker_stop_timeout(config: MediaConfig) -> float:
+    """How long a worker may take to stop after SIGTERM before it is killed: its drain
+    (MEDIA_DRAIN_SECONDS), its grace for requests in flight, and a margin."""
+    return config.drain_seconds + config.shutdown_grace + STOP_MARGIN
 
 
 def worker_environment(config: MediaConfig, index: int) -> dict[str, str]:
@@ -120,7 +127,7 @@ def supervisor_for(config: MediaConfig, nodes: KeyValue, *, environ: Mapping[str
             index=index,
             node_id=config.worker_node_id(index),
             env={**base, **worker_environment(config, index)},
-            stop_timeout=config.shutdown_grace + STOP_MARGIN,
+            stop_timeout=worker_stop_timeout(config),
         )
         for index in range(config.workers)
     ]
@@ -138,8 +145,11 @@ async def supervise(service: Service, config: MediaConfig) -> None:
         description="media nodes: heartbeat and load",
     )
     supervisor = supervisor_for(config, nodes)
-    # Registered first: workers started before a failure are stopped with the service.
-    service.on_stop(supervisor.stop)
+    # Stopping the workers is the supervisor's drain: it lasts as long as theirs (each waits for
+    # its rooms to end first), and the supervisor's shutdown watchdog allows for it, plus the
+    # time to kill and reap a worker that overstays. Registered first: workers started before
+    # a failure are stopped with the service.
+    service.on_drain(supervisor.stop, worker_stop_timeout(config) + STOP_MARGIN)
     await supervisor.start()
     await supervisor.wait_ready(timeout=max(60.0, float(config.connect_attempts) * 2))
     service.add_check("workers", supervisor.ready)

@@ -197,3 +197,27 @@ async def test_a_node_that_dies_silently_drops_out_when_its_record_expires(nc: N
     finally:
         await js.delete_key_value(name)
         await js.delete_key_value(name + "_rooms")
+
+
+def test_a_draining_node_is_never_chosen_and_all_draining_means_unavailable() -> None:
+    nodes = [NodeRecord(node_id="idle-but-going", draining=True), NodeRecord(node_id="busy", rooms=5)]
+    assert {choose_node(nodes).node_id for _ in range(20)} == {"busy"}
+    with pytest.raises(Unavailable, match="every media node is draining"):
+        choose_node([NodeRecord(node_id="a", draining=True), NodeRecord(node_id="b", rooms=2, draining=True)])
+
+
+async def test_new_rooms_go_around_a_draining_node_whose_rooms_are_still_found_there(
+    placement_of: MakePlacement, loads: Loads
+) -> None:
+    a, b = placement_of("a"), placement_of("b")
+    loads["b"] = NodeRecord(node_id="b", rooms=4)
+    await a.start()
+    await b.start()
+    await a.claim(RoomKey("tenant-a", "running"))
+    loads["a"] = NodeRecord(node_id="a", rooms=1, draining=True)
+    await a.beat()
+    assert (await b.live_nodes())["a"].draining
+    assert (await b.place(PlaceRoom(room_id="running", create=True), TENANT)).node_id == "a"
+    assert (await b.place(PlaceRoom(room_id="running"), TENANT)).node_id == "a"
+    for index in range(3):
+        assert (await a.place(PlaceRoom(room_id=f"new-{index}", create=True), TENANT)).node_id == "b"
