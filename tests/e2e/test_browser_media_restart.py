@@ -35,15 +35,17 @@ LOAD_SDK = """async ({ apiKey, room, name }) => {
     const { Webinar } = await import('/demo/webinar.js');
     const webinar = new Webinar({ apiKey, stalledTransportMs: 3000 });
     const states = [];
+    const errors = [];
     const video = document.createElement('video');
     video.autoplay = true;
     video.muted = true;
     document.body.append(video);
-    webinar.addEventListener('connectionstate', ({ detail }) => states.push(detail));
+    webinar.addEventListener('connectionstate', ({ detail }) => states.push({ ...detail, at: Date.now() }));
+    webinar.addEventListener('error', ({ detail }) => errors.push({ ...detail, at: Date.now() }));
     webinar.addEventListener('trackadded', ({ detail }) => {
         if (detail.kind === 'video') video.srcObject = new MediaStream([detail.track]);
     });
-    window.sdk = { webinar, states, video };
+    window.sdk = { webinar, states, errors, video };
     await webinar.join(room, { name });
 }"""
 PUBLISH_CAMERA = """async () => {
@@ -113,7 +115,12 @@ async def test_pages_rejoin_by_themselves_when_their_media_node_is_replaced(
         second_node = media_node(restart_suite, tmp_path)
 
         for page in (host, viewer):
-            await wait_for(page, REJOINED, timeout=60)
+            try:
+                await wait_for(page, REJOINED, timeout=60)
+            except AssertionError as failed:
+                # What the SDK went through, for the reader of a failed run.
+                history = await page.evaluate("({states: window.sdk.states, errors: window.sdk.errors})")
+                raise AssertionError(f"{failed}\nSDK history: {history}") from None
         await wait_for(viewer, DECODING, 10, timeout=30)
         states = [s["state"] for s in await viewer.evaluate("window.sdk.states")]
         assert states[-2:] == ["reconnecting", "joined"], states
