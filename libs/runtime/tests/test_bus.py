@@ -103,6 +103,25 @@ async def test_nobody_serving_is_unavailable_at_once(bus):
     assert loop.time() - started < 1
 
 
+async def test_a_replica_that_subscribes_a_moment_after_the_request_still_answers_it(bus, nats_url):
+    greet = endpoint()
+    replica = await Bus.connect(nats_url, service="test", instance="starting")
+
+    async def handler(request: Greet, context: RequestContext) -> Greeting:
+        return Greeting(text=f"hello {request.name}")
+
+    async def start_serving_soon() -> None:
+        await asyncio.sleep(0.03)
+        await replica.serve(greet, handler)
+
+    try:
+        serving = asyncio.create_task(start_serving_soon())
+        assert (await bus.request(greet, Greet(name="early"), timeout=5)).text == "hello early"
+        await serving
+    finally:
+        await replica.close()
+
+
 async def test_a_silent_service_is_unavailable_after_the_deadline(bus):
     greet = endpoint()
 

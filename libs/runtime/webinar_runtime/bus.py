@@ -45,6 +45,8 @@ P = TypeVar("P", bound=msgspec.Struct)
 EVENT_STREAM = "EVENTS"
 DEADLINE_HEADER = "deadline-ms"
 ERROR_HEADER = "error"
+# A request nobody listens to is asked once more after this long (a replica may be subscribing).
+NO_RESPONDERS_RETRY = 0.1
 EVENT_ID_HEADER = "Nats-Msg-Id"
 EVENT_TIME_HEADER = "occurred-at"
 EVENT_VERSION_HEADER = "event-version"
@@ -215,11 +217,20 @@ class Bus:
             user_id=context.user_id,
             client_ip=context.client_ip,
         ).to_headers()
+        deadline = time.monotonic() + timeout
         headers[DEADLINE_HEADER] = str(_now_ms() + int(timeout * 1000))
+        data = msgspec.json.encode(payload)
         try:
-            msg = await self.nc.request(
-                endpoint.subject, msgspec.json.encode(payload), timeout=timeout, headers=headers
-            )
+            try:
+                msg = await self.nc.request(endpoint.subject, data, timeout=timeout, headers=headers)
+            except nats.errors.NoRespondersError:
+                # Nobody listens this instant: a replica may be (re)subscribing, as in a rolling
+                # restart. Ask once more a moment later before saying the service is away.
+                await asyncio.sleep(min(NO_RESPONDERS_RETRY, max(0.0, deadline - time.monotonic())))
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise
+                msg = await self.nc.request(endpoint.subject, data, timeout=remaining, headers=headers)
         except nats.errors.NoRespondersError:
             raise Unavailable(f"the {endpoint.service} service is not running") from None
         except nats.errors.TimeoutError:

@@ -23,27 +23,23 @@ the client manager fans out to every gateway process. A refusal is acknowledged 
 """
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
-import nats.errors
 import socketio
 from aiohttp import web
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 
 from gateway.access import ApiKeyAuthority, TokenVerifier
+from gateway.push_relay import relay_pushes
 from gateway.socket_fanout import NatsClientManager
-from gateway.sockets import create_socket_server
+from gateway.sockets import create_socket_server, session_context
 from webinar_contracts import Forbidden, InvalidInput, RequestContext, ServiceError, TooLarge
 from webinar_contracts import recording as contract
-from webinar_contracts.plans import Plan
 from webinar_contracts.validation import convert
 from webinar_runtime.bus import Bus
-from webinar_runtime.logs import new_trace_id
 
 log = logging.getLogger("gateway.recording")
 
@@ -111,7 +107,6 @@ class RecordingSocket:
         self.server = server
         self.bus = bus
         self._chunk_slots: dict[str, asyncio.Semaphore] = {}
-        self._subscription: Subscription | None = None
 
     def register(self) -> None:
         events: dict[str, Handler] = {
@@ -123,18 +118,6 @@ class RecordingSocket:
         for event, handler in events.items():
             self.server.on(event, self._acknowledged(event, handler))
         self.server.on("disconnect", self.disconnected)
-
-    async def start(self) -> None:
-        """Relay the recording service's pushes (one gateway process handles each)."""
-        self._subscription = await self.bus.nc.subscribe(
-            contract.PUSH_SUBJECT, queue=PUSH_QUEUE_GROUP, cb=self._relay_push
-        )
-
-    async def stop(self) -> None:
-        if self._subscription is not None:
-            with contextlib.suppress(nats.errors.Error):
-                await self._subscription.unsubscribe()
-            self._subscription = None
 
     def _acknowledged(self, event: str, handler: Handler) -> Callable[..., Awaitable[Any]]:
         async def on_event(sid: str, payload: Any = None) -> Any:
@@ -156,13 +139,7 @@ class RecordingSocket:
         session = await self.server.get_session(sid)
         if session.get("room_ticket") is not None:
             raise Forbidden("a viewer link cannot record: connect with the tenant's API key")
-        plan = session.get("plan")
-        return RequestContext(
-            trace_id=new_trace_id(),
-            tenant_id=session.get("tenant_id"),
-            plan=Plan(plan) if plan in Plan._value2member_map_ else None,
-            user_id=session.get("user_id"),
-        )
+        return session_context(session)
 
     async def _follow(self, sid: str, context: RequestContext, recording_id: str) -> None:
         """The socket hears what happens to the recording from now on."""
@@ -204,7 +181,7 @@ class RecordingSocket:
     async def disconnected(self, sid: str, reason: Any = None) -> None:
         self._chunk_slots.pop(sid, None)
 
-    async def _relay_push(self, msg: Msg) -> None:
+    async def relay_push(self, msg: Msg) -> None:
         try:
             push = msgspec.json.decode(msg.data, type=contract.RecordingPush)
         except msgspec.MsgspecError:
@@ -229,13 +206,5 @@ def mount_recording_socket(
     server.attach(app, socketio_path=SOCKETIO_PATH)
     socket = RecordingSocket(server, bus)
     socket.register()
-
-    async def start(_: web.Application) -> None:
-        await socket.start()
-
-    async def stop(_: web.Application) -> None:
-        await socket.stop()
-
-    app.on_startup.append(start)
-    app.on_cleanup.append(stop)
+    relay_pushes(app, bus, contract.PUSH_SUBJECT, PUSH_QUEUE_GROUP, socket.relay_push)
     return socket

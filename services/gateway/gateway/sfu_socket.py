@@ -32,13 +32,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-import nats.errors
 import socketio
 from aiohttp import web
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 
-from gateway.sockets import check_room_ticket
+from gateway.push_relay import relay_pushes
+from gateway.sockets import check_room_ticket, session_context
 from webinar_contracts import Conflict, Forbidden, InvalidInput, NotFound, RequestContext, ServiceError, Unavailable
 from webinar_contracts import media as contract
 from webinar_contracts import meetings as meetings_contract
@@ -51,10 +50,8 @@ from webinar_contracts.media import (
     RtpCapabilities,
     RtpParameters,
 )
-from webinar_contracts.plans import Plan
 from webinar_contracts.validation import convert
 from webinar_runtime.bus import Bus
-from webinar_runtime.logs import new_trace_id
 
 log = logging.getLogger("gateway.sfu")
 
@@ -191,7 +188,6 @@ class SfuSocket:
         self.bus = bus
         self._members: dict[str, Membership] = {}
         self._locks: dict[str, asyncio.Lock] = {}
-        self._subscription: Subscription | None = None
 
     # --- wiring ---
 
@@ -233,29 +229,11 @@ class SfuSocket:
             self.server.on(event, _acknowledged(event, handler))
         self.server.on("disconnect", self.disconnected)
 
-    async def start(self) -> None:
-        """Relay the nodes' pushes (one gateway process handles each)."""
-        self._subscription = await self.bus.nc.subscribe(
-            contract.PUSH_SUBJECT, queue=PUSH_QUEUE_GROUP, cb=self._relay_push
-        )
-
-    async def stop(self) -> None:
-        if self._subscription is not None:
-            with contextlib.suppress(nats.errors.Error):
-                await self._subscription.unsubscribe()
-            self._subscription = None
-
     # --- helpers ---
 
     async def _context(self, sid: str) -> RequestContext:
         session = await self.server.get_session(sid)
-        plan = session.get("plan")
-        return RequestContext(
-            trace_id=new_trace_id(),
-            tenant_id=session.get("tenant_id"),
-            plan=Plan(plan) if plan in Plan._value2member_map_ else None,
-            user_id=session.get("user_id"),
-        )
+        return session_context(session)
 
     def _membership(self, sid: str) -> Membership:
         membership = self._members.get(sid)
@@ -701,7 +679,7 @@ class SfuSocket:
 
     # --- pushes from the nodes ---
 
-    async def _relay_push(self, msg: Msg) -> None:
+    async def relay_push(self, msg: Msg) -> None:
         try:
             push = msgspec.json.decode(msg.data, type=contract.MediaPush)
             data = msgspec.json.decode(push.data)
@@ -750,13 +728,5 @@ def register_sfu_socket(app: web.Application, server: socketio.AsyncServer, bus:
     """Add the SFU events to `server`; the push relay runs while `app` does."""
     sfu = SfuSocket(server, bus)
     sfu.register()
-
-    async def start(_: web.Application) -> None:
-        await sfu.start()
-
-    async def stop(_: web.Application) -> None:
-        await sfu.stop()
-
-    app.on_startup.append(start)
-    app.on_cleanup.append(stop)
+    relay_pushes(app, bus, contract.PUSH_SUBJECT, PUSH_QUEUE_GROUP, sfu.relay_push)
     return sfu

@@ -22,6 +22,7 @@ from gateway.access import ApiKeyAuthority, TokenVerifier, bearer_token
 from gateway.metrics import SOCKETS_CONNECTED
 from gateway.rest import GATE, client_address
 from webinar_contracts import Forbidden, RequestContext, ServiceError, Unauthorized
+from webinar_contracts.plans import Plan
 from webinar_runtime.logs import new_trace_id
 
 log = logging.getLogger("gateway.sockets")
@@ -107,6 +108,18 @@ async def identify(
             raise Unauthorized("the access token belongs to another tenant than the API key")
         identity = replace(identity, user_id=user.user_id)
     return identity
+
+
+def session_context(session: Mapping[str, Any]) -> RequestContext:
+    """The bus context of a socket's event: its tenant, plan and user as it connected, and a
+    trace id of the event's own."""
+    plan = session.get("plan")
+    return RequestContext(
+        trace_id=new_trace_id(),
+        tenant_id=session.get("tenant_id"),
+        plan=Plan(plan) if isinstance(plan, str) and plan in Plan._value2member_map_ else None,
+        user_id=session.get("user_id"),
+    )
 
 
 def check_room_ticket(session: Mapping[str, Any], room_id: str) -> None:

@@ -38,13 +38,11 @@ from aiohttp import web
 
 from gateway.access import ApiKeyAuthority, TokenVerifier
 from gateway.socket_fanout import NatsClientManager
-from gateway.sockets import check_room_ticket, create_socket_server
+from gateway.sockets import check_room_ticket, create_socket_server, session_context
 from webinar_contracts import InvalidInput, RequestContext, ServiceError, TooLarge
 from webinar_contracts import whiteboard as contract
-from webinar_contracts.plans import Plan
 from webinar_contracts.validation import convert
 from webinar_runtime.bus import Bus
-from webinar_runtime.logs import new_trace_id
 
 log = logging.getLogger("gateway.whiteboard")
 
@@ -124,13 +122,7 @@ class WhiteboardSocket:
 
     async def _context(self, sid: str) -> RequestContext:
         session = await self.server.get_session(sid)
-        plan = session.get("plan")
-        return RequestContext(
-            trace_id=new_trace_id(),
-            tenant_id=session.get("tenant_id"),
-            plan=Plan(plan) if plan in Plan._value2member_map_ else None,
-            user_id=session.get("user_id"),
-        )
+        return session_context(session)
 
     async def _enter(self, sid: str, msg: dict[str, Any], context: RequestContext) -> tuple[str, str]:
         """The board the event is about (its `room_id`, else the socket's room); the socket

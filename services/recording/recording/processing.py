@@ -10,6 +10,7 @@ the job is tried again.
 """
 
 import asyncio
+import contextlib
 import logging
 import shutil
 import tempfile
@@ -92,37 +93,20 @@ class Processor:
         on_percent: PercentCallback,
     ) -> Output:
         """Join `files` into one MP4 stored under a key of this job; its Output once checked."""
-        workdir = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix=f"recording-{job_id}-", dir=self.work_dir))
-        try:
+        async with self._workdir(job_id) as workdir:
             parts = [await self._gather(file, workdir / f"{index:04d}.{_extension(file.mime_type)}")
                      for index, file in enumerate(in_time_order(files))]  # fmt: skip
             size = target or largest_size([part.info.size for part in parts if part.info.size])
-            expected = sum(part.info.duration for part in parts)
             result = workdir / "joined.mp4"
-
-            async def progress(seconds: float) -> None:
-                await on_percent(percent_done(seconds, expected))
-
-            argv = join_command(self.ffmpeg.program, parts, size, result, preset=self.preset)
-            try:
-                await self.ffmpeg.run(argv, timeout=BASE_TIMEOUT + TIMEOUT_PER_SECOND * expected, on_progress=progress)
-            except FfmpegFailed as error:
-                raise ProcessingFailed(f"ffmpeg could not join the files: {error}") from None
-            info = await self._probe(result, "the processed file")
-            try:
-                check_output(
-                    has_video=info.has_video,
-                    has_audio=info.has_audio,
-                    size=info.size,
-                    duration=info.duration,
-                    target=size,
-                    expected=expected,
-                )
-            except ValueError as error:
-                raise ProcessingFailed(f"the processed file failed its check: {error}") from None
-            return await self._store(result, recording_key, job_id, info.duration, size)
-        finally:
-            await asyncio.to_thread(shutil.rmtree, workdir, True)
+            return await self._render(
+                join_command(self.ffmpeg.program, parts, size, result, preset=self.preset),
+                result,
+                size=size,
+                expected=sum(part.info.duration for part in parts),
+                saying=("join the files", "the processed file"),
+                stored_as=(recording_key, job_id),
+                on_percent=on_percent,
+            )
 
     async def compose(
         self,
@@ -136,8 +120,7 @@ class Processor:
     ) -> Output:
         """Compose a server-side recording's tracks into one MP4 of `canvas` (the videos in a
         grid, the sounds mixed) lasting `duration`; its Output once checked and stored."""
-        workdir = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix=f"recording-{job_id}-", dir=self.work_dir))
-        try:
+        async with self._workdir(job_id) as workdir:
             inputs = []
             for segments in tracks_in_segments(tracks):
                 files = []
@@ -147,30 +130,62 @@ class Processor:
                     files.append(GridFile(path=path, offset=segment.offset, duration=segment.duration))
                 inputs.append(GridInput(kind=segments[0].kind, files=tuple(files)))
             result = workdir / "grid.mp4"
+            return await self._render(
+                grid_command(self.ffmpeg.program, inputs, canvas, duration, result, preset=self.preset),
+                result,
+                size=canvas,
+                expected=duration,
+                saying=("compose the tracks", "the composed file"),
+                stored_as=(recording_key, job_id),
+                on_percent=on_percent,
+            )
 
-            async def progress(seconds: float) -> None:
-                await on_percent(percent_done(seconds, duration))
-
-            argv = grid_command(self.ffmpeg.program, inputs, canvas, duration, result, preset=self.preset)
-            try:
-                await self.ffmpeg.run(argv, timeout=BASE_TIMEOUT + TIMEOUT_PER_SECOND * duration, on_progress=progress)
-            except FfmpegFailed as error:
-                raise ProcessingFailed(f"ffmpeg could not compose the tracks: {error}") from None
-            info = await self._probe(result, "the composed file")
-            try:
-                check_output(
-                    has_video=info.has_video,
-                    has_audio=info.has_audio,
-                    size=info.size,
-                    duration=info.duration,
-                    target=canvas,
-                    expected=duration,
-                )
-            except ValueError as error:
-                raise ProcessingFailed(f"the composed file failed its check: {error}") from None
-            return await self._store(result, recording_key, job_id, info.duration, canvas)
+    @contextlib.asynccontextmanager
+    async def _workdir(self, job_id: str) -> AsyncIterator[Path]:
+        """A directory of the job's own, deleted with what it holds when the job is done."""
+        workdir = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix=f"recording-{job_id}-", dir=self.work_dir))
+        try:
+            yield workdir
         finally:
             await asyncio.to_thread(shutil.rmtree, workdir, True)
+
+    async def _render(
+        self,
+        argv: list[str],
+        result: Path,
+        *,
+        size: tuple[int, int],
+        expected: float,
+        saying: tuple[str, str],
+        stored_as: tuple[str, str],
+        on_percent: PercentCallback,
+    ) -> Output:
+        """Run ffmpeg's `argv` into `result` (progress against `expected` seconds), check the
+        file (video, audio, `size`, length) and store it. `saying`: what ffmpeg does and what
+        it makes, for the reasons of a failure."""
+        doing, made = saying
+
+        async def progress(seconds: float) -> None:
+            await on_percent(percent_done(seconds, expected))
+
+        try:
+            await self.ffmpeg.run(argv, timeout=BASE_TIMEOUT + TIMEOUT_PER_SECOND * expected, on_progress=progress)
+        except FfmpegFailed as error:
+            raise ProcessingFailed(f"ffmpeg could not {doing}: {error}") from None
+        info = await self._probe(result, made)
+        try:
+            check_output(
+                has_video=info.has_video,
+                has_audio=info.has_audio,
+                size=info.size,
+                duration=info.duration,
+                target=size,
+                expected=expected,
+            )
+        except ValueError as error:
+            raise ProcessingFailed(f"{made} failed its check: {error}") from None
+        recording_key, job_id = stored_as
+        return await self._store(result, recording_key, job_id, info.duration, size)
 
     async def _fetch(self, track: StoredTrack, path: Path) -> None:
         handle = await asyncio.to_thread(path.open, "wb")
