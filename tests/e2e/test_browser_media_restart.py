@@ -1,8 +1,9 @@
 """The SDK outlives its media node: a host page publishes a camera through the SDK, a
 viewer page receives it; the media node is killed (SIGKILL) and a new one started. Both
 pages notice their transports went quiet, say `reconnecting`, rejoin by themselves (the
-room opens again on the new node), the host's camera is published again from the same
-track, and the viewer decodes it again. Nobody touches either page in between.
+room opens again on the new node: the viewer, who notices first, waits for the host to
+reopen it, so the host still hosts it), the host's camera is published again from the
+same track, and the viewer decodes it again. Nobody touches either page in between.
 
 A suite of this module's own (its own NATS, and one media node the test kills), so no
 other test's rooms are on the node that dies."""
@@ -31,9 +32,9 @@ PORTS = (47200, 47299)
 
 # The SDK in the page as `window.sdk`: one Webinar, the connection states it went
 # through, and the received camera in a <video>.
-LOAD_SDK = """async ({ apiKey, room, name }) => {
+LOAD_SDK = """async ({ apiKey, room, name, stalledMs }) => {
     const { Webinar } = await import('/demo/webinar.js');
-    const webinar = new Webinar({ apiKey, stalledTransportMs: 3000 });
+    const webinar = new Webinar({ apiKey, stalledTransportMs: stalledMs });
     const states = [];
     const errors = [];
     const video = document.createElement('video');
@@ -91,9 +92,9 @@ def restart_suite(tmp_path_factory: pytest.TempPathFactory, redis_url: str, mong
     nats_server.stop()
 
 
-async def open_sdk_page(pages: BrowserPages, suite: Suite, name: str, room: str) -> Page:
+async def open_sdk_page(pages: BrowserPages, suite: Suite, name: str, room: str, *, stalled_ms: int) -> Page:
     page = await pages.open(name, suite.url + "/demo/")
-    await page.evaluate(LOAD_SDK, {"apiKey": suite.api_key, "room": room, "name": name})
+    await page.evaluate(LOAD_SDK, {"apiKey": suite.api_key, "room": room, "name": name, "stalledMs": stalled_ms})
     return page
 
 
@@ -104,9 +105,11 @@ async def test_pages_rejoin_by_themselves_when_their_media_node_is_replaced(
     second_node: ServiceProcess | None = None
     try:
         room = f"restart-{secrets.token_hex(4)}"
-        host = await open_sdk_page(browser_pages, restart_suite, "host", room)
+        # The viewer notices first and finds the room open nowhere: it must leave reopening
+        # it to the host (who opened it: a room opened on the socket is its opener's).
+        host = await open_sdk_page(browser_pages, restart_suite, "host", room, stalled_ms=6000)
         camera = await host.evaluate(PUBLISH_CAMERA)
-        viewer = await open_sdk_page(browser_pages, restart_suite, "viewer", room)
+        viewer = await open_sdk_page(browser_pages, restart_suite, "viewer", room, stalled_ms=3000)
         decoded_before = await wait_for(viewer, DECODING, 10)
 
         assert first_node.process is not None

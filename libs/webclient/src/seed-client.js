@@ -141,13 +141,14 @@ export class SeedClient extends EventTarget {
 
   // --- the room ---
 
-  // createRoom ('already exists' is normal), join, load the device, open both
-  // transports, then ask for the room's producers.
-  async join(roomId) {
+  // createRoom ('already exists' is normal; skipped with {create: false}: join a room only
+  // if someone opened it), join, load the device, open both transports, then ask for the
+  // room's producers.
+  async join(roomId, { create = true } = {}) {
     await this.connect();
     this._setState('joining');
     this.roomId = roomId;
-    await this.request('createRoom', { room_id: roomId });
+    if (create) await this.request('createRoom', { room_id: roomId });
     const joined = await this.request('join', { room_id: roomId, name: this.name });
     this.room = joined?.room ?? null;
     this.chatHistory = joined?.chatHistory ?? [];

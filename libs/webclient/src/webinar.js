@@ -41,6 +41,9 @@ export { EffectsRefused, MediaEffects } from './effects/index.js';
 
 // How long to wait before each rejoin attempt; the last delay repeats until leave().
 export const RECONNECT_DELAYS_MS = Object.freeze([250, 1000, 2000, 4000, 8000]);
+// Rejoins that find the room missing before a page that did not host it reopens it itself.
+export const HOST_FIRST_ATTEMPTS = 3;
+const ROOM_MISSING = /room does not exist/;
 
 // Refusals that end a session for good: rejoining cannot help.
 const FINAL_REFUSALS = [
@@ -306,7 +309,9 @@ export class Webinar extends EventTarget {
   // --- internals ---
 
   // Connects, joins the target room and receives its tracks; the room state on success.
-  async _open() {
+  // {create: false}: join only a room someone has opened (a rejoin that leaves reopening
+  // the room to its host).
+  async _open({ create = true } = {}) {
     const target = this._target;
     if (!target) throw new Error('no room to join');
     const client = this._createClient({
@@ -320,7 +325,7 @@ export class Webinar extends EventTarget {
     this.client = client;
     this._attach(client);
     try {
-      await client.join(target.room);
+      await client.join(target.room, { create });
     } catch (error) {
       if (this.client === client) this.client = null;
       client.disconnect();
@@ -520,13 +525,18 @@ export class Webinar extends EventTarget {
     this.peers.clear();
     this._emitPeers();
     this._setState('reconnecting', reason);
+    // A room whose media node died is open nowhere: whoever opens it again hosts a room
+    // opened on the socket, so its host reopens it and the others wait for it, unless it
+    // stays missing HOST_FIRST_ATTEMPTS times (the host is gone too).
+    const wasHost = this.me?.role === 'host';
+    let missing = 0;
     try {
       for (let attempt = 0; this._target; attempt += 1) {
         await this._online();
         await sleep(this._reconnectDelaysMs[Math.min(attempt, this._reconnectDelaysMs.length - 1)] ?? 1000);
         if (!this._target) return;
         try {
-          await this._open();
+          await this._open({ create: wasHost || missing >= HOST_FIRST_ATTEMPTS });
           await this._republish();
           this._setState('joined', 'reconnected');
           return;
@@ -536,6 +546,7 @@ export class Webinar extends EventTarget {
             this._finish(final, null);
             return;
           }
+          if (ROOM_MISSING.test(messageOf(error))) missing += 1;
           this._error('reconnect', error);
           const client = this.client;
           this.client = null;

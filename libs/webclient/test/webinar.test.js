@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { Webinar } from '../src/webinar.js';
+import { HOST_FIRST_ATTEMPTS, Webinar } from '../src/webinar.js';
 
 // A minimal socket: handlers by event name, and `fire` to play the server.
 class StubSocket {
@@ -49,11 +49,14 @@ class StubProducer {
 // Stands in for SeedClient: same events, same producer map, no network. `peers` is the
 // room's peer list the join answers with (the stub's own socket is added to it).
 class StubClient extends EventTarget {
-  constructor(options, { refuseJoin = null, peers = [] } = {}, number = 1) {
+  constructor(options, { refuseJoin = null, peers = [], role = 'host', roomMissing = false } = {}, number = 1) {
     super();
     this.options = options;
     this.refuseJoin = refuseJoin;
     this.peers = peers;
+    this.role = role;
+    this.roomMissing = roomMissing; // the room is open nowhere: only a join that creates it gets in
+    this.create = null;
     this.number = number;
     this.state = 'new';
     this.socket = null;
@@ -62,12 +65,14 @@ class StubClient extends EventTarget {
     this.sent = [];
     this.disconnected = false;
   }
-  async join(roomId) {
+  async join(roomId, { create = true } = {}) {
+    this.create = create;
     this.socket = new StubSocket(`sid-${this.number}`);
     this._state('connected');
     if (this.refuseJoin) throw new Error(`join: ${this.refuseJoin}`);
+    if (this.roomMissing && !create) throw new Error('join: room does not exist');
     this._state('joining');
-    const me = [this.socket.id, { id: this.socket.id, name: this.options.name, role: 'host' }];
+    const me = [this.socket.id, { id: this.socket.id, name: this.options.name, role: this.role }];
     this.room = { id: roomId, peers: JSON.stringify([me, ...this.peers]) };
     this.peerId = this.socket.id;
     this.peerKey = `key-${this.number}`;
@@ -306,6 +311,27 @@ test('going offline drops the socket at once and rejoins; a failed rejoin is tri
   await rejoined;
   assert.equal(made.length, 3);
   assert.deepEqual(errors.map(([, detail]) => detail.where), ['reconnect']);
+});
+
+test('after its media node died the host reopens the room at once; the others wait for it a few times', async () => {
+  const host = webinarWithStub({ role: 'host' });
+  await host.webinar.join('weekly', { name: 'Host' });
+  const hostBack = next(host.webinar, 'connectionstate', (detail) => detail.reason === 'reconnected');
+  host.made[0].disconnect();
+  await hostBack;
+  assert.equal(host.made[1].create, true, 'the host reopens the room');
+
+  // A viewer finds the room missing while its host has not reopened it: it does not open
+  // the room itself (it would host it), until the room stays missing HOST_FIRST_ATTEMPTS times.
+  const viewer = webinarWithStub({ role: 'viewer' }, { later: [{ role: 'viewer', roomMissing: true }] });
+  await viewer.webinar.join('weekly', { name: 'Viewer' });
+  const viewerBack = next(viewer.webinar, 'connectionstate', (detail) => detail.reason === 'reconnected');
+  viewer.made[0].disconnect();
+  await viewerBack;
+  assert.deepEqual(
+    viewer.made.slice(1).map((client) => client.create),
+    [...Array(HOST_FIRST_ATTEMPTS).fill(false), true],
+  );
 });
 
 test('a rejoin refused because the webinar ended ends the session instead of retrying', async () => {
