@@ -4,6 +4,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import msgspec
 import pytest
@@ -88,5 +89,29 @@ def connect_peer(peers: list[PeerTransport]) -> ConnectPeer:
         )
         await _wait_until(lambda: transport.connected)
         return peer
+
+    return connect
+
+
+class Pair(NamedTuple):
+    """A publisher and a viewer, each connected to a server transport of one router."""
+
+    send_transport: WebRtcTransport
+    publisher: PeerTransport
+    recv_transport: WebRtcTransport
+    viewer: PeerTransport
+
+
+ConnectPair = Callable[[], Awaitable[Pair]]
+
+
+@pytest.fixture
+def connect_pair(router: Router, connect_peer: ConnectPeer) -> ConnectPair:
+    async def connect() -> Pair:
+        send_transport = await router.create_webrtc_transport()
+        recv_transport = await router.create_webrtc_transport()
+        return Pair(
+            send_transport, await connect_peer(send_transport), recv_transport, await connect_peer(recv_transport)
+        )
 
     return connect

@@ -66,16 +66,13 @@ def opus_packets() -> list[Any]:
 
 async def test_opus_and_vp8_reach_the_viewer_byte_for_byte(
     router: Router,
-    connect_peer: Any,
+    connect_pair: Any,
     wait_until: Any,
     chrome_device: RtpCapabilities,
     vp8_packets: list[Any],
     opus_packets: list[Any],
 ) -> None:
-    send_transport = await router.create_webrtc_transport()
-    recv_transport = await router.create_webrtc_transport()
-    publisher: PeerTransport = await connect_peer(send_transport)
-    viewer: PeerTransport = await connect_peer(recv_transport)
+    send_transport, publisher, recv_transport, viewer = await connect_pair()
 
     camera = EncodedTrack("video", vp8_packets, interval=0.02)
     microphone = EncodedTrack("audio", opus_packets, interval=0.02)
@@ -124,16 +121,12 @@ async def test_opus_and_vp8_reach_the_viewer_byte_for_byte(
 
 
 async def test_a_paused_consumer_sends_nothing_and_resumes_on_a_keyframe(
-    router: Router,
-    connect_peer: Any,
+    connect_pair: Any,
     wait_until: Any,
     chrome_device: RtpCapabilities,
     vp8_packets: list[Any],
 ) -> None:
-    send_transport = await router.create_webrtc_transport()
-    recv_transport = await router.create_webrtc_transport()
-    publisher: PeerTransport = await connect_peer(send_transport)
-    viewer: PeerTransport = await connect_peer(recv_transport)
+    send_transport, publisher, recv_transport, viewer = await connect_pair()
     camera = EncodedTrack("video", vp8_packets, interval=0.01)
     producer = send_transport.produce(
         kind="video", rtp_parameters=await publisher.publish(camera, codec=VP8, mid="0", rtcp_feedback=VIDEO_FEEDBACK)
@@ -151,12 +144,9 @@ async def test_a_paused_consumer_sends_nothing_and_resumes_on_a_keyframe(
 
 
 async def test_header_extensions_are_rewritten_to_the_viewers_ids(
-    router: Router, connect_peer: Any, wait_until: Any, chrome_device: RtpCapabilities, fixture_json: Any
+    router: Router, connect_pair: Any, wait_until: Any, chrome_device: RtpCapabilities, fixture_json: Any
 ) -> None:
-    send_transport = await router.create_webrtc_transport()
-    recv_transport = await router.create_webrtc_transport()
-    publisher: PeerTransport = await connect_peer(send_transport)
-    viewer: PeerTransport = await connect_peer(recv_transport)
+    send_transport, publisher, recv_transport, viewer = await connect_pair()
     # Chrome's ids: mid 9, abs-send-time 2, audio level 1.
     parameters = msgspec.convert(fixture_json("chrome_produce_audio.json"), RtpParameters)
     producer = send_transport.produce(kind="audio", rtp_parameters=parameters)
@@ -186,12 +176,9 @@ async def test_header_extensions_are_rewritten_to_the_viewers_ids(
 
 
 async def test_simulcast_layers_are_routed_by_mid_and_rid_and_one_layer_is_sent(
-    router: Router, connect_peer: Any, wait_until: Any, chrome_device: RtpCapabilities, fixture_json: Any
+    connect_pair: Any, wait_until: Any, chrome_device: RtpCapabilities, fixture_json: Any
 ) -> None:
-    send_transport = await router.create_webrtc_transport()
-    recv_transport = await router.create_webrtc_transport()
-    publisher: PeerTransport = await connect_peer(send_transport)
-    viewer: PeerTransport = await connect_peer(recv_transport)
+    send_transport, publisher, recv_transport, viewer = await connect_pair()
     # Chrome's simulcast camera: rids r0..r2, no SSRCs; mid 9, rid 10, rrid 11.
     parameters = msgspec.convert(fixture_json("chrome_produce_camera_simulcast.json"), RtpParameters)
     producer = send_transport.produce(kind="video", rtp_parameters=parameters)
@@ -232,16 +219,12 @@ async def test_simulcast_layers_are_routed_by_mid_and_rid_and_one_layer_is_sent(
 
 
 async def test_packets_lost_towards_the_viewer_are_repaired_with_rtx(
-    router: Router,
-    connect_peer: Any,
+    connect_pair: Any,
     wait_until: Any,
     chrome_device: RtpCapabilities,
     vp8_packets: list[Any],
 ) -> None:
-    send_transport = await router.create_webrtc_transport()
-    recv_transport = await router.create_webrtc_transport()
-    publisher: PeerTransport = await connect_peer(send_transport)
-    viewer: PeerTransport = await connect_peer(recv_transport)
+    send_transport, publisher, recv_transport, viewer = await connect_pair()
     camera = EncodedTrack("video", vp8_packets, interval=0.01)
     producer = send_transport.produce(
         kind="video", rtp_parameters=await publisher.publish(camera, codec=VP8, mid="0", rtcp_feedback=VIDEO_FEEDBACK)
@@ -286,16 +269,12 @@ async def test_packets_lost_towards_the_viewer_are_repaired_with_rtx(
 
 
 async def test_packets_lost_from_the_publisher_are_nacked_and_the_repairs_forwarded(
-    router: Router,
-    connect_peer: Any,
+    connect_pair: Any,
     wait_until: Any,
     chrome_device: RtpCapabilities,
     vp8_packets: list[Any],
 ) -> None:
-    send_transport = await router.create_webrtc_transport()
-    recv_transport = await router.create_webrtc_transport()
-    publisher: PeerTransport = await connect_peer(send_transport)
-    viewer: PeerTransport = await connect_peer(recv_transport)
+    send_transport, publisher, recv_transport, viewer = await connect_pair()
     lost: set[int] = set()
 
     def lose_every_fifth(data: bytes) -> bool:

@@ -6,7 +6,7 @@ import pytest
 
 from media import ortc
 from media.codecs import H264_FU_A, H264_STAP_A, is_h264_keyframe
-from media.peer_client import EncodedTrack, PeerTransport, encode_h264
+from media.peer_client import EncodedTrack, encode_h264
 from media.router import Router
 from media.rtp import RtpPacket, parse_rtp
 from webinar_contracts.media import RtpCapabilities, RtpCodecParameters
@@ -55,12 +55,9 @@ def h264_packets() -> list[Any]:
 
 
 async def test_h264_reaches_the_viewer_unchanged_and_decodes(
-    router: Router, connect_peer: Any, wait_until: Any, chrome_device: RtpCapabilities, h264_packets: list[Any]
+    router: Router, connect_pair: Any, wait_until: Any, chrome_device: RtpCapabilities, h264_packets: list[Any]
 ) -> None:
-    send_transport = await router.create_webrtc_transport()
-    recv_transport = await router.create_webrtc_transport()
-    publisher: PeerTransport = await connect_peer(send_transport)
-    viewer: PeerTransport = await connect_peer(recv_transport)
+    send_transport, publisher, recv_transport, viewer = await connect_pair()
     camera = EncodedTrack("video", h264_packets, interval=0.02)
     producer = send_transport.produce(
         kind="video",

@@ -10,10 +10,9 @@ import pytest
 from media import ortc
 from media.codecs import parse_vp8_descriptor
 from media.consumer import Consumer
-from media.peer_client import PeerTransport, SimulcastCamera, encode_vp8
+from media.peer_client import SimulcastCamera, encode_vp8
 from media.producer import Producer
 from media.rewrite import StreamRewriter, Vp8PictureRewriter
-from media.router import Router
 from media.rtp import (
     PSFB_PLI,
     ReportBlock,
@@ -296,16 +295,12 @@ def camera_layers() -> list[list[bytes]]:
 
 
 async def test_a_viewer_with_less_bandwidth_moves_down_a_layer_and_back_without_stalling(
-    router: Router,
-    connect_peer: Any,
+    connect_pair: Any,
     wait_until: Any,
     chrome_device: RtpCapabilities,
     camera_layers: list[list[bytes]],
 ) -> None:
-    send_transport = await router.create_webrtc_transport()
-    recv_transport = await router.create_webrtc_transport()
-    publisher: PeerTransport = await connect_peer(send_transport)
-    viewer: PeerTransport = await connect_peer(recv_transport)
+    send_transport, publisher, recv_transport, viewer = await connect_pair()
     camera = SimulcastCamera(publisher, camera_layers)
     producer = send_transport.produce(kind="video", rtp_parameters=camera.rtp_parameters(rtcp_feedback=FEEDBACK))
     camera.start()

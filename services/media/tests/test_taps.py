@@ -10,7 +10,7 @@ import pytest
 
 from media import ortc
 from media.node import MediaNode
-from media.peer_client import EncodedTrack, PeerTransport, encode_opus
+from media.peer_client import EncodedTrack, encode_opus
 from media.producer import Producer
 from media.rooms import RoomKey
 from media.router import Router, Worker
@@ -46,13 +46,10 @@ async def receiver() -> AsyncIterator[tuple[UdpReceiver, int]]:
 
 
 async def test_an_audio_tap_sends_the_publishers_packets_as_received_and_the_viewer_still_gets_them(
-    router: Router, connect_peer: Any, wait_until: Any, chrome_device: RtpCapabilities, receiver: Any
+    router: Router, connect_pair: Any, wait_until: Any, chrome_device: RtpCapabilities, receiver: Any
 ) -> None:
     udp, port = receiver
-    send_transport = await router.create_webrtc_transport()
-    recv_transport = await router.create_webrtc_transport()
-    publisher: PeerTransport = await connect_peer(send_transport)
-    viewer: PeerTransport = await connect_peer(recv_transport)
+    send_transport, publisher, recv_transport, viewer = await connect_pair()
     microphone = EncodedTrack("audio", encode_opus(10), interval=0.02)
     producer = send_transport.produce(
         kind="audio", rtp_parameters=await publisher.publish(microphone, codec=OPUS, mid="0", rtcp_feedback=[])
