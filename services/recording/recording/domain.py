@@ -542,6 +542,12 @@ LOST_SEGMENTS = (
 )
 
 
+RESUMED = (
+    "the recording service replica that recorded it stopped; another one goes on recording it "
+    "(what the stopped one had not stored, up to RECORDING_LOST_AFTER_SECONDS and a segment, is missing)"
+)
+
+
 def recorded_until(tracks: list[StoredTrack]) -> float:
     """Seconds from the recording's start to the end of its last stored file."""
     return max((track.offset + track.duration for track in tracks), default=0.0)

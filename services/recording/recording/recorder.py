@@ -27,7 +27,7 @@ import shutil
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -356,6 +356,17 @@ class TrackRecorder(asyncio.DatagramProtocol):
         return self._recorded(written, codec, segment=self.segment, offset=self._offset(), last=True)
 
 
+@dataclass
+class Resumed:
+    """Where a recording taken over from a replica that died goes on from: how long ago it
+    started, the tracks whose producers it goes on writing (producer id -> (track id, next
+    segment)), and the number of the next new track."""
+
+    seconds_since_start: float = 0.0
+    tracks: dict[str, tuple[str, int]] = field(default_factory=dict)
+    next_number: int = 1
+
+
 class RoomRecorder:
     """One room being recorded by this process."""
 
@@ -370,8 +381,10 @@ class RoomRecorder:
         settings: RecorderSettings,
         on_stop_needed: Callable[["RoomRecorder", str], None],
         clock: Callable[[], float] = time.monotonic,
+        resumed: "Resumed | None" = None,
     ) -> None:
         self.tenant_id = tenant_id
+        self.resumed = resumed or Resumed()
         # Every finished segment of every track, as it finishes (the last ones come from
         # `close_files`): the recording service stores them from here.
         self.segments: asyncio.Queue[RecordedTrackFile] = asyncio.Queue()
@@ -389,7 +402,7 @@ class RoomRecorder:
         self.tracks: dict[str, TrackRecorder] = {}  # live, by producer id
         self.finished: list[TrackRecorder] = []
         self.skipped: set[str] = set()  # producers whose codec cannot be recorded
-        self._numbers = itertools.count(1)
+        self._numbers = itertools.count(self.resumed.next_number)
         self._task: asyncio.Task[None] | None = None
         self._gone_since: float | None = None
 
@@ -405,7 +418,8 @@ class RoomRecorder:
         """Find the room's node and begin; NotFound when the room is open nowhere."""
         self.node_id = await self.nodes.place(self.tenant_id, self.room_id)
         await asyncio.to_thread(self.directory.mkdir, parents=True, exist_ok=True)
-        self.started_at = self.clock()
+        # Offsets and the duration count from the recording's start, which a resumed one is past.
+        self.started_at = self.clock() - self.resumed.seconds_since_start
         self._task = asyncio.create_task(self._run(), name=f"recorder:{self.recording_id}")
 
     async def stop(self) -> None:
@@ -559,7 +573,12 @@ class RoomRecorder:
             track.end()
             await self._stop_tap(node_id, TapRef(room_id=self.room_id, tap_id=tap.tap_id))
             return
-        track.attach(tap, codec, track_name(next(self._numbers), codec.kind, producer.name))
+        continued = self.resumed.tracks.pop(producer.producer_id, None)
+        if continued is not None:  # the producer's track goes on, in its next segment
+            track.segment = continued[1]
+            track.attach(tap, codec, continued[0])
+        else:
+            track.attach(tap, codec, track_name(next(self._numbers), codec.kind, producer.name))
         track.renewed_at = self.clock()
         self.tracks[producer.producer_id] = track
         log.info(

@@ -35,6 +35,7 @@ from recording.domain import (
     LOST_SEGMENTS,
     MAX_ID,
     MAX_NAME,
+    RESUMED,
     SERVER_STREAM_ID,
     NewRecording,
     RecordingSession,
@@ -50,7 +51,7 @@ from recording.domain import (
 from recording.handlers import recording_view, room_event
 from recording.processing import read_file
 from recording.pushes import RoomPushes
-from recording.recorder import MediaNodes, RecordedTrackFile, RecorderSettings, RoomRecorder
+from recording.recorder import MediaNodes, RecordedTrackFile, RecorderSettings, Resumed, RoomRecorder
 from recording.store import RecordingStore
 from recording.track_files import MuxThread
 from webinar_contracts import Conflict, NotFound, RequestContext, ServiceError, Unavailable
@@ -312,13 +313,13 @@ class RoomRecordings:
         await recorder.stop()
         now = self.clock()
         ended_at = session.started_at + timedelta(seconds=recorder.duration)
-        stopped = await self.store.mark_server_stopped(session, ended_at, now)
-        await self.store.unlock_room(session.tenant_id, session.room_id, session.recording_id)
-        if stopped is None:  # failed or taken over meanwhile (a replica took this one for lost)
+        stopped = await self.store.mark_server_stopped(session, ended_at, now, recorder_id=self.recorder_id)
+        if stopped is None:  # failed, or taken over meanwhile (a replica took this one for lost)
             if active.keeper is not None:
                 active.keeper.cancel()
             self._spawn(recorder.discard(), name=f"recording-discard:{session.recording_id}")
             return await self.store.find(session.tenant_id, session.recording_id) or session
+        await self.store.unlock_room(session.tenant_id, session.room_id, session.recording_id)
         log.info(
             "room recording stopped",
             extra={"recording_id": session.recording_id, "reason": reason, "seconds": round(recorder.duration, 1)},
@@ -494,6 +495,8 @@ class RoomRecordings:
             "room recording of a silent replica taken over",
             extra={"recording_id": session.recording_id, "segments": len(session.tracks)},
         )
+        if await self._resume(session, now):
+            return
         await self.store.unlock_room(session.tenant_id, session.room_id, session.recording_id)
         if not session.tracks:
             reason = "the recording service replica that recorded it stopped before any of it was stored"
@@ -501,7 +504,7 @@ class RoomRecordings:
             return
         if session.status != STOPPED:
             ended_at = session.started_at + timedelta(seconds=recorded_until(list(session.tracks)))
-            stopped = await self.store.mark_server_stopped(session, ended_at, now)
+            stopped = await self.store.mark_server_stopped(session, ended_at, now, recorder_id=self.recorder_id)
             if stopped is None:
                 return  # it ended meanwhile
             session = stopped
@@ -511,10 +514,65 @@ class RoomRecordings:
             await self._publish_stopped(session)
         await self._queue_composition(session)
 
+    async def _resume(self, session: RecordingSession, now: datetime) -> bool:
+        """Go on recording a taken-over recording whose room is still open, here: the tracks of
+        producers still there go on in their next segments (what the silent replica had not
+        stored is a gap), new producers get new tracks. False when it cannot (it was stopping
+        already, the room is open nowhere, or this replica is full or closing)."""
+        if session.status not in (PENDING, RECORDING) or self._closing:
+            return False
+        if len(self.active) + self._starting >= self.max_rooms:
+            log.warning("taken-over recording not resumed: this replica is full", extra={"recording_id": session.id})
+            return False
+        recorder = RoomRecorder(
+            tenant_id=session.tenant_id,
+            room_id=session.room_id,
+            recording_id=session.recording_id,
+            nodes=self.nodes,
+            mux=self.mux,
+            settings=self.settings,
+            on_stop_needed=self._stop_needed,
+            resumed=resumed_from(list(session.tracks), (now - session.started_at).total_seconds()),
+        )
+        try:
+            await recorder.start()
+        except ServiceError:  # the room is open nowhere (or its node does not answer): finish it
+            await recorder.discard()
+            return False
+        active = self.active[session.id] = Active(session, recorder)
+        active.keeper = asyncio.create_task(
+            self._keep_segments(active), name=f"recording-segments:{session.recording_id}"
+        )
+        metrics.RECORDING_ROOMS.set(len(self.active))
+        active.session = await self.store.mark_recording(session, now) or session
+        log.warning("taken-over room recording resumed", extra={"recording_id": session.recording_id})
+        await self.pushes.push(
+            session.tenant_id, session.room_id, RECORDING_STARTED_EVENT, room_event(active.session, reason=RESUMED)
+        )
+        return True
+
     def _spawn(self, work: Coroutine[Any, Any, None], *, name: str) -> None:
         task = asyncio.create_task(work, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def resumed_from(stored: list[StoredTrack], seconds_since_start: float) -> Resumed:
+    """Where a taken-over recording goes on from its stored files: each producer's last track
+    goes on in its next segment; a new track takes the next number."""
+    latest: dict[str, StoredTrack] = {}  # producer id -> its latest file
+    for file in stored:
+        if file.producer_id not in latest or file.offset > latest[file.producer_id].offset:
+            latest[file.producer_id] = file
+    tracks = {
+        producer_id: (file.track, 1 + max(other.segment for other in stored if other.track == file.track))
+        for producer_id, file in latest.items()
+    }
+    return Resumed(
+        seconds_since_start=max(0.0, seconds_since_start),
+        tracks=tracks,
+        next_number=len({file.track for file in stored}) + 1,
+    )
 
 
 # --- bus adapters ---

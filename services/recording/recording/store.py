@@ -532,11 +532,12 @@ class RecordingStore:
         return _session(doc) if doc else None
 
     async def mark_server_stopped(
-        self, session: RecordingSession, ended_at: datetime, now: datetime
+        self, session: RecordingSession, ended_at: datetime, now: datetime, *, recorder_id: str
     ) -> RecordingSession | None:
-        """The recorder stopped: `stopped` with its end (None when it was stopped or failed already)."""
+        """The recorder `recorder_id` stopped: `stopped` with its end (None when it was stopped
+        or failed already, or another replica records it now)."""
         doc = await self.recordings.find_one_and_update(
-            {"_id": ObjectId(session.id), "status": {"$in": [PENDING, RECORDING]}},
+            {"_id": ObjectId(session.id), "status": {"$in": [PENDING, RECORDING]}, "recorder_id": recorder_id},
             {"$set": {"status": STOPPED, "ended_at": to_millis(ended_at), "updated_at": to_millis(now)}},
             return_document=ReturnDocument.AFTER,
         )

@@ -343,7 +343,49 @@ async def test_segments_are_stored_while_the_room_is_recorded_and_composed_toget
     assert await stack.store.tenant_usage(tenant) == sum(track.size for track in session.tracks)
 
 
-async def test_a_silent_replicas_recording_is_taken_over_and_ends_where_its_stored_segments_end(stack, tenant):
+async def test_a_silent_replicas_recording_goes_on_at_another_replica_in_the_same_tracks(stack, tenant):
+    now = [datetime.now(UTC)]
+    gone = stack.make(clock=lambda: now[0], segment_seconds=0.3)
+    room_id = open_room(stack)
+    one_microphone(stack, room_id, packets=50)
+    started = await gone.start(StartRoomRecording(room_id=room_id), host(tenant))
+    before = await stored_segments(stack, tenant, started.recording_id, at_least=2)
+    survivor = stack.make(clock=lambda: now[0], segment_seconds=0.3)
+    now[0] += timedelta(seconds=31)  # the first replica has not beaten since
+    while (await stack.room_events.get())[0] != "recording:started":
+        pass
+
+    assert await survivor.sweep() == 1  # the room is still open: the recording goes on here
+    session = await stack.store.find(tenant, started.recording_id)
+    assert session is not None
+    assert (session.status, session.recorder_id) == ("recording", survivor.recorder_id)
+    event, heard = await asyncio.wait_for(stack.room_events.get(), 5)
+    assert (event, heard.recording_id) == ("recording:started", started.recording_id)
+    assert "goes on recording it" in (heard.reason or "")
+    async with asyncio.timeout(10):  # segments the survivor wrote: the same track, 31 s and more in
+        while not any(t.offset > 30 for t in (await stack.store.find(tenant, started.recording_id)).tracks):  # type: ignore[union-attr]  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+
+    # The host stops it where it is recorded now.
+    await survivor.stop(StopRoomRecording(room_id=room_id), host(tenant))
+    while (await stack.room_events.get())[0] != "recording:stopped":
+        pass
+    async with asyncio.timeout(10):
+        while (await stack.store.find(tenant, started.recording_id)).status != "processing":  # type: ignore[union-attr]  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+    session = await stack.store.find(tenant, started.recording_id)
+    assert session is not None
+    assert {track.track for track in session.tracks} == {"01-audio-avery-stone"}
+    numbers = [track.segment for track in session.tracks]
+    assert len(set(numbers)) == len(numbers)  # the survivor's segments follow the stored ones
+    assert {track.track_id for track in session.tracks} >= set(before)
+    resumed = [track for track in session.tracks if track.offset > 30]
+    assert resumed
+    assert min(track.segment for track in resumed) > max(track.segment for track in session.tracks if track.offset < 30)
+    assert (session.ended_at - session.started_at).total_seconds() > 31  # type: ignore[operator]
+
+
+async def test_a_silent_replicas_recording_of_a_closed_room_ends_where_its_stored_segments_end(stack, tenant):
     now = [datetime.now(UTC)]
     gone = stack.make(clock=lambda: now[0], segment_seconds=0.3)
     room_id = open_room(stack)
@@ -352,6 +394,7 @@ async def test_a_silent_replicas_recording_is_taken_over_and_ends_where_its_stor
     await stored_segments(stack, tenant, started.recording_id, at_least=2)
     survivor = stack.make(clock=lambda: now[0])
     now[0] += timedelta(seconds=31)  # the first replica has not beaten since
+    stack.node.open.discard(room_id)  # and everybody left
     while (await stack.room_events.get())[0] != "recording:started":
         pass
 
@@ -370,11 +413,12 @@ async def test_a_silent_replicas_recording_is_taken_over_and_ends_where_its_stor
     # The silent replica was not dead after all: what it finishes now is not the recording's.
     await asyncio.sleep(0.6)
     assert (await stack.store.find(tenant, started.recording_id)).tracks == kept  # type: ignore[union-attr]
-    # The room is free to be recorded again.
+    # The room is free to be recorded again once someone is in it.
+    stack.node.open.add(room_id)
     assert (await survivor.start(StartRoomRecording(room_id=room_id), host(tenant))).status == "recording"
 
 
-async def test_the_recordings_of_a_replica_that_stopped_beating_fail_and_free_their_room(stack, tenant):
+async def test_a_silent_replicas_recording_with_nothing_stored_of_a_closed_room_fails_and_frees_it(stack, tenant):
     now = [datetime.now(UTC)]
     gone = stack.make(clock=lambda: now[0])
     room_id = open_room(stack)
@@ -382,9 +426,11 @@ async def test_the_recordings_of_a_replica_that_stopped_beating_fail_and_free_th
     survivor = stack.make(clock=lambda: now[0])
     assert await survivor.sweep() == 0  # it beat a moment ago
     now[0] += timedelta(seconds=31)
+    stack.node.open.discard(room_id)
     assert await survivor.sweep() == 1
     session = await stack.store.find(tenant, started.recording_id)
     assert session is not None
     assert session.status == "failed"
     assert "replica that recorded it stopped" in (session.failure_reason or "")
+    stack.node.open.add(room_id)
     assert (await survivor.start(StartRoomRecording(room_id=room_id), host(tenant))).status == "recording"
