@@ -343,27 +343,43 @@ async def test_segments_are_stored_while_the_room_is_recorded_and_composed_toget
     assert await stack.store.tenant_usage(tenant) == sum(track.size for track in session.tracks)
 
 
-async def test_a_silent_replicas_recording_goes_on_at_another_replica_in_the_same_tracks(stack, tenant):
+@dataclass
+class Silent:
+    """A room recorded by a replica that stored some segments, then went silent 31 s ago."""
+
+    room_id: str
+    recording_id: str
+    stored: tuple[str, ...]
+    survivor: RoomRecordings
+
+
+async def silent_replica(stack: Stack, tenant: str) -> Silent:
     now = [datetime.now(UTC)]
     gone = stack.make(clock=lambda: now[0], segment_seconds=0.3)
     room_id = open_room(stack)
     one_microphone(stack, room_id, packets=50)
     started = await gone.start(StartRoomRecording(room_id=room_id), host(tenant))
-    before = await stored_segments(stack, tenant, started.recording_id, at_least=2)
+    stored = await stored_segments(stack, tenant, started.recording_id, at_least=2)
     survivor = stack.make(clock=lambda: now[0], segment_seconds=0.3)
     now[0] += timedelta(seconds=31)  # the first replica has not beaten since
     while (await stack.room_events.get())[0] != "recording:started":
         pass
+    return Silent(room_id, started.recording_id, stored, survivor)
+
+
+async def test_a_silent_replicas_recording_goes_on_at_another_replica_in_the_same_tracks(stack, tenant):
+    silent = await silent_replica(stack, tenant)
+    room_id, survivor, before = silent.room_id, silent.survivor, silent.stored
 
     assert await survivor.sweep() == 1  # the room is still open: the recording goes on here
-    session = await stack.store.find(tenant, started.recording_id)
+    session = await stack.store.find(tenant, silent.recording_id)
     assert session is not None
     assert (session.status, session.recorder_id) == ("recording", survivor.recorder_id)
     event, heard = await asyncio.wait_for(stack.room_events.get(), 5)
-    assert (event, heard.recording_id) == ("recording:started", started.recording_id)
+    assert (event, heard.recording_id) == ("recording:started", silent.recording_id)
     assert "goes on recording it" in (heard.reason or "")
     async with asyncio.timeout(10):  # segments the survivor wrote: the same track, 31 s and more in
-        while not any(t.offset > 30 for t in (await stack.store.find(tenant, started.recording_id)).tracks):  # type: ignore[union-attr]  # noqa: ASYNC110
+        while not any(t.offset > 30 for t in (await stack.store.find(tenant, silent.recording_id)).tracks):  # type: ignore[union-attr]  # noqa: ASYNC110
             await asyncio.sleep(0.05)
 
     # The host stops it where it is recorded now.
@@ -371,9 +387,9 @@ async def test_a_silent_replicas_recording_goes_on_at_another_replica_in_the_sam
     while (await stack.room_events.get())[0] != "recording:stopped":
         pass
     async with asyncio.timeout(10):
-        while (await stack.store.find(tenant, started.recording_id)).status != "processing":  # type: ignore[union-attr]  # noqa: ASYNC110
+        while (await stack.store.find(tenant, silent.recording_id)).status != "processing":  # type: ignore[union-attr]  # noqa: ASYNC110
             await asyncio.sleep(0.05)
-    session = await stack.store.find(tenant, started.recording_id)
+    session = await stack.store.find(tenant, silent.recording_id)
     assert session is not None
     assert {track.track for track in session.tracks} == {"01-audio-avery-stone"}
     numbers = [track.segment for track in session.tracks]
@@ -386,21 +402,13 @@ async def test_a_silent_replicas_recording_goes_on_at_another_replica_in_the_sam
 
 
 async def test_a_silent_replicas_recording_of_a_closed_room_ends_where_its_stored_segments_end(stack, tenant):
-    now = [datetime.now(UTC)]
-    gone = stack.make(clock=lambda: now[0], segment_seconds=0.3)
-    room_id = open_room(stack)
-    one_microphone(stack, room_id, packets=50)
-    started = await gone.start(StartRoomRecording(room_id=room_id), host(tenant))
-    await stored_segments(stack, tenant, started.recording_id, at_least=2)
-    survivor = stack.make(clock=lambda: now[0])
-    now[0] += timedelta(seconds=31)  # the first replica has not beaten since
+    silent = await silent_replica(stack, tenant)
+    room_id, survivor = silent.room_id, silent.survivor
     stack.node.open.discard(room_id)  # and everybody left
-    while (await stack.room_events.get())[0] != "recording:started":
-        pass
 
     assert await survivor.sweep() == 1
     assert await survivor.sweep() == 0  # taken once
-    session = await stack.store.find(tenant, started.recording_id)
+    session = await stack.store.find(tenant, silent.recording_id)
     assert session is not None
     assert session.status == "processing"  # its composition is queued
     kept = session.tracks
@@ -412,7 +420,7 @@ async def test_a_silent_replicas_recording_of_a_closed_room_ends_where_its_store
     assert "stored segments" in heard.reason
     # The silent replica was not dead after all: what it finishes now is not the recording's.
     await asyncio.sleep(0.6)
-    assert (await stack.store.find(tenant, started.recording_id)).tracks == kept  # type: ignore[union-attr]
+    assert (await stack.store.find(tenant, silent.recording_id)).tracks == kept  # type: ignore[union-attr]
     # The room is free to be recorded again once someone is in it.
     stack.node.open.add(room_id)
     assert (await survivor.start(StartRoomRecording(room_id=room_id), host(tenant))).status == "recording"
