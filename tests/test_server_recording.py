@@ -127,6 +127,24 @@ async def download(http: aiohttp.ClientSession, url: str, key: str, path: Path) 
     return path
 
 
+async def test_a_page_that_joins_while_the_room_is_recorded_is_told_so(suite, http, clients):
+    host_id, host_token = await user_with_token(suite, http)
+    room_id = await hosted_room(suite, http, host_id, host_token)
+    host = await clients(token=host_token)
+    joined = await host.enter(room_id, "Harper")
+    assert joined["recording"] is None
+    started = await host.request("recording:start")
+    assert started.get("status") == "recording", started
+
+    late = await clients()
+    told = (await late.enter(room_id, "Late viewer"))["recording"]
+    assert (told["recordingId"], told["roomId"], told["status"]) == (started["recordingId"], room_id, "recording")
+    assert told["startTime"]
+    assert (await host.request("recording:stop"))["status"] == "stopped"
+    later = await clients()
+    assert (await later.enter(room_id, "Later viewer"))["recording"] is None
+
+
 def segments_by_kind(tracks: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     """A recording's one track of each kind, as its segments in order."""
     found: dict[str, list[dict[str, Any]]] = {}

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from playwright.async_api import expect
+from playwright.async_api import Browser, expect
 from recordingclient import probe
 
 from e2e.browser import REPO_ROOT, BrowserPages, on_session_loop
-from e2e.webapp import new_webinar, open_host_page
+from e2e.webapp import new_context, new_webinar, open_host_page, open_viewer, screenshot
 from recording.transcode import Ffmpeg, find_ffmpeg
 from webinar_devstack.suite import Suite
 
@@ -59,17 +59,32 @@ async def test_the_host_records_in_the_browser_and_gets_a_playable_mp4(
 
 
 async def test_the_host_records_the_room_on_the_server_without_reencoding(
-    browser_pages: BrowserPages, suite: Suite, tmp_path: Path
+    browser_pages: BrowserPages, browser: Browser, suite: Suite, tmp_path: Path
 ) -> None:
     webinar = await new_webinar(suite, f"Server recorded {secrets.token_hex(3)}")
     host = await open_host_page(browser_pages, suite, webinar)
-    await host.get_by_role("button", name="Record the room on the server").click()
-    await expect(host.get_by_role("status")).to_have_text("Recording the room on the server.")
-    started = time.monotonic()
-    await host.wait_for_timeout(RECORD_SECONDS * 1000)
-    await host.get_by_role("button", name="Stop the room recording").click()
-    recorded = time.monotonic() - started
-    await expect(host.get_by_role("status")).to_have_text("The room recording is ready.", timeout=90000)
+    contexts = [await new_context(browser), await new_context(browser)]
+    try:
+        viewer = await open_viewer(contexts[0], browser_pages, "vera viewer", webinar.viewer_link)
+        await expect(viewer.locator("#rec-badge")).to_be_hidden()
+        await host.get_by_role("button", name="Record the room on the server").click()
+        await expect(host.get_by_role("status")).to_have_text("Recording the room on the server.")
+        started = time.monotonic()
+        # Everybody is told the room is recorded: those present, and one who joins later.
+        await expect(viewer.locator("#rec-badge")).to_have_text("Recording")
+        await expect(host.locator("#rec-badge")).to_be_visible()
+        late = await open_viewer(contexts[1], browser_pages, "lee late", webinar.viewer_link)
+        await expect(late.locator("#rec-badge")).to_be_visible()
+        await screenshot(late, "viewer-told-recording")
+        await host.wait_for_timeout(max(0.0, RECORD_SECONDS - (time.monotonic() - started)) * 1000)
+        await host.get_by_role("button", name="Stop the room recording").click()
+        recorded = time.monotonic() - started
+        for page in (viewer, late, host):
+            await expect(page.locator("#rec-badge")).to_be_hidden()
+        await expect(host.get_by_role("status")).to_have_text("The room recording is ready.", timeout=90000)
+    finally:
+        for context in contexts:
+            await context.close()
 
     async with aiohttp.ClientSession() as http:
         headers = {"x-api-key": suite.api_key}

@@ -372,6 +372,19 @@ class RoomRecordingEvent(msgspec.Struct, kw_only=True, omit_defaults=True):
     reason: str | None = None
 
 
+class RoomRecordingQuery(msgspec.Struct, kw_only=True):
+    """Is the room being recorded on the server now? (tenant in the context)"""
+
+    room_id: str
+
+
+class CurrentRoomRecording(msgspec.Struct, kw_only=True):
+    """The room's server-side recording while it records (`recording:started` as the room
+    heard it), or None: what a page that joins late must show, as those present were told."""
+
+    recording: RoomRecordingEvent | None = None
+
+
 @dataclass(frozen=True)
 class RecorderEndpoint(Generic[Req, Rep]):
     """A request one replica's recorders serve on its own subject (`recorder_id` is chosen by
@@ -391,6 +404,7 @@ RECORDER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 START_ROOM = Endpoint("recording.rooms.start", StartRoomRecording, Recording)
 STOP_ROOM = Endpoint("recording.rooms.stop", StopRoomRecording, Recording)
+ROOM_RECORDING = Endpoint("recording.rooms.current", RoomRecordingQuery, CurrentRoomRecording)
 RECORDER_STOP = RecorderEndpoint("stop", StopRecorder, Recording)
 
 # Pushed to the room (media.PUSH_SUBJECT, relayed by a gateway to the room's SFU sockets).

@@ -78,6 +78,7 @@ export class SeedClient extends EventTarget {
     this.chatHistory = [];
     this.peerId = null; // this socket's peer in the room, and the key its join answered
     this.peerKey = null;
+    this.recording = null;
     this.producers = new Map(); // type -> Producer
     this.consumers = new Map(); // consumer id -> Consumer
     this.closedConsumers = []; // {consumerId, producerId, kind, by}
@@ -155,6 +156,7 @@ export class SeedClient extends EventTarget {
     this.plan = joined?.plan ?? null; // the tenant's plan: 'essential' | 'professional'
     this.peerId = this.socket.id;
     this.peerKey = joined?.peerKey ?? null;
+    this.recording = joined?.recording ?? null; // the room's server-side recording, if one runs
     const routerRtpCapabilities = await this.request('getRouterRtpCapabilities', {});
     this.device = await Device.factory();
     await this.device.load({ routerRtpCapabilities });

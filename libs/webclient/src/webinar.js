@@ -23,6 +23,9 @@
 //   'effect'          {effect, active, fallback}  effect: 'noiseSuppression' | 'background'
 //                     (Professional, src/effects/); fallback: why RNNoise is not running and
 //                     the browser's own noise suppression is used instead
+//   'recording'       {recording}      the room's server-side recording began ({recordingId,
+//                     startTime, hostName, ...}) or ended (null); also as `webinar.recording`,
+//                     from the join on (a page that joins late is told too)
 //
 //   const webinar = new Webinar({ apiKey });            // or { ticket } from a viewer link
 //   webinar.addEventListener('trackadded', ({ detail }) => show(detail.track));
@@ -101,6 +104,8 @@ export class Webinar extends EventTarget {
     this.peers = new Map();
     /** @type {Peer | null} this page in the room */
     this.me = null;
+    /** @type {any} the room's server-side recording while it runs */
+    this._recording = null;
     this.speaker = activeSpeaker;
     const emit = (/** @type {object} */ detail) => this._emit('effect', detail);
     this.effects = new MediaEffects({ assetsUrl: `${url.replace(/\/+$/, '')}/demo/`, ...effects, emit });
@@ -333,6 +338,7 @@ export class Webinar extends EventTarget {
     }
     this.room = target.room;
     this._takePeers(client.room, client.socket?.id ?? null);
+    this._setRecording(client.recording ?? null);
     return client.room;
   }
 
@@ -488,6 +494,26 @@ export class Webinar extends EventTarget {
     socket.on('room:ended', (/** @type {any} */ payload) => {
       if (current()) this._finish('ended', payload?.by ?? null);
     });
+    socket.on('recording:started', (/** @type {any} */ payload) => {
+      if (current()) this._setRecording(payload ?? null);
+    });
+    for (const ended of ['recording:stopped', 'recording:failed']) {
+      socket.on(ended, (/** @type {any} */ payload) => {
+        if (current() && payload?.recordingId === this._recording?.recordingId) this._setRecording(null);
+      });
+    }
+  }
+
+  // The room's server-side recording while it runs, or null.
+  get recording() {
+    return this._recording;
+  }
+
+  /** @param {any} recording */
+  _setRecording(recording) {
+    if ((recording?.recordingId ?? null) === (this._recording?.recordingId ?? null)) return;
+    this._recording = recording;
+    this._emit('recording', { recording });
   }
 
   // The session is over for good (ended by the host, or removed): no rejoin.
@@ -511,6 +537,7 @@ export class Webinar extends EventTarget {
     this.muted = false;
     this.peers.clear();
     this.me = null;
+    this._recording = null;
     this._setState(state);
   }
 

@@ -49,13 +49,18 @@ class StubProducer {
 // Stands in for SeedClient: same events, same producer map, no network. `peers` is the
 // room's peer list the join answers with (the stub's own socket is added to it).
 class StubClient extends EventTarget {
-  constructor(options, { refuseJoin = null, peers = [], role = 'host', roomMissing = false } = {}, number = 1) {
+  constructor(
+    options,
+    { refuseJoin = null, peers = [], role = 'host', roomMissing = false, recording = null } = {},
+    number = 1,
+  ) {
     super();
     this.options = options;
     this.refuseJoin = refuseJoin;
     this.peers = peers;
     this.role = role;
     this.roomMissing = roomMissing; // the room is open nowhere: only a join that creates it gets in
+    this.recording = recording; // what the join answers of the room's server-side recording
     this.create = null;
     this.number = number;
     this.state = 'new';
@@ -331,6 +336,27 @@ test('after its media node died the host reopens the room at once; the others wa
   assert.deepEqual(
     viewer.made.slice(1).map((client) => client.create),
     [...Array(HOST_FIRST_ATTEMPTS).fill(false), true],
+  );
+});
+
+test("a page learns of the room's server-side recording when it joins and as it starts and stops", async () => {
+  const running = { recordingId: 'rec-1', roomId: 'weekly', status: 'recording', startTime: '2026-11-25T08:00:00Z' };
+  const { webinar, made } = webinarWithStub({ recording: running });
+  const heard = record(webinar, ['recording']);
+  await webinar.join('weekly', { name: 'Late viewer' });
+  assert.deepEqual(webinar.recording, running, 'joined while it records');
+  const socket = made[0].socket;
+  socket.fire('recording:started', running); // the same recording again (resumed elsewhere): no news
+  socket.fire('recording:stopped', { recordingId: 'rec-0', status: 'stopped' }); // another one
+  assert.equal(webinar.recording.recordingId, 'rec-1');
+  socket.fire('recording:stopped', { recordingId: 'rec-1', status: 'stopped' });
+  assert.equal(webinar.recording, null);
+  const next = { recordingId: 'rec-2', roomId: 'weekly', status: 'recording' };
+  socket.fire('recording:started', next);
+  socket.fire('recording:failed', { recordingId: 'rec-2', status: 'failed', reason: 'nothing was recorded' });
+  assert.deepEqual(
+    heard.map(([, detail]) => detail.recording?.recordingId ?? null),
+    ['rec-1', null, 'rec-2', null],
   );
 });
 

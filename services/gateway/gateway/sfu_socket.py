@@ -57,6 +57,8 @@ log = logging.getLogger("gateway.sfu")
 
 PUSH_QUEUE_GROUP = "gateway-sfu"
 NOT_IN_A_ROOM = "not currently in a room"
+# A join waits this long at most to learn whether the room is being recorded.
+RECORDING_STATE_TIMEOUT = 2.0
 # Chat events the gateway emits itself (the node emits the others).
 NEW_MESSAGE = "newMessage"
 MESSAGE_DELETED = "messageDeleted"
@@ -352,9 +354,18 @@ class SfuSocket:
             self._members[sid] = membership
             await self.server.enter_room(sid, membership.socket_room)
         # The tenant's plan, so a client knows which features it has (the SDK's media effects);
-        # the peer's key, which the page's whiteboard socket presents to act in the peer's role.
-        chat_history = await self._chat_history(membership, context)
-        return {"room": room_json(state), "chatHistory": chat_history, "plan": context.plan, "peerKey": state.peer_key}
+        # the peer's key, which the page's whiteboard socket presents to act in the peer's role;
+        # the room's recording, if one runs (a page must say so, as those present were told).
+        chat_history, recording = await asyncio.gather(
+            self._chat_history(membership, context), self._recording(membership, context)
+        )
+        return {
+            "room": room_json(state),
+            "chatHistory": chat_history,
+            "plan": context.plan,
+            "peerKey": state.peer_key,
+            "recording": recording,
+        }
 
     async def _chat_history(self, membership: Membership, context: RequestContext) -> list[Any]:
         """The room's chat, oldest first. The peer is in the room by now: a chat that cannot
@@ -369,6 +380,21 @@ class SfuSocket:
             log.warning("chat history unavailable", extra={"room_id": membership.room_id, "error": error.message})
             return []
         return list(msgspec.to_builtins(history.messages))
+
+    async def _recording(self, membership: Membership, context: RequestContext) -> dict[str, Any] | None:
+        """The room's server-side recording while it records, as `recording:started` said it;
+        None when none runs, or (logged) when the recording service cannot say."""
+        try:
+            current = await self.bus.request(
+                recording_contract.ROOM_RECORDING,
+                recording_contract.RoomRecordingQuery(room_id=membership.room_id),
+                context=context,
+                timeout=RECORDING_STATE_TIMEOUT,
+            )
+        except ServiceError as error:
+            log.warning("recording state unavailable", extra={"room_id": membership.room_id, "error": error.message})
+            return None
+        return None if current.recording is None else dict(msgspec.to_builtins(current.recording))
 
     async def meet_join(self, sid: str, payload: dict[str, Any]) -> Any:
         """`room.join` (the Meet APIs socket): join the session room, opening it when nobody

@@ -68,12 +68,15 @@ from webinar_contracts.recording import (
     RECORDING_STARTED_EVENT,
     RECORDING_STOPPED,
     RECORDING_STOPPED_EVENT,
+    ROOM_RECORDING,
     START_ROOM,
     STOP_ROOM,
     STOPPED,
+    CurrentRoomRecording,
     ProcessingRequested,
     Recording,
     RecordingStopped,
+    RoomRecordingQuery,
     StartRoomRecording,
     StopRecorder,
     StopRoomRecording,
@@ -154,6 +157,7 @@ class RoomRecordings:
     async def serve(self, bus: Bus) -> None:
         await bus.serve(START_ROOM, self.start)
         await bus.serve(STOP_ROOM, self.stop)
+        await bus.serve(ROOM_RECORDING, self.current)
         await bus.serve(RECORDER_STOP.at(self.recorder_id), self.stop_here)
 
     def start_watch(self) -> None:
@@ -277,6 +281,16 @@ class RoomRecordings:
             StopRecorder(recording_id=session.recording_id),
             context=RequestContext(trace_id=context.trace_id, tenant_id=tenant_id),
         )
+
+    async def current(self, request: RoomRecordingQuery, context: RequestContext) -> CurrentRoomRecording:
+        """ROOM_RECORDING: the room's recording while it records (anyone in the room may know)."""
+        tenant_id = context.require_tenant()
+        room_id = required_text(request.room_id, "room_id", MAX_ID)
+        recording_id = await self.store.room_lock_holder(tenant_id, room_id)
+        session = await self.store.find(tenant_id, recording_id) if recording_id else None
+        if session is None or session.status not in (PENDING, RECORDING):
+            return CurrentRoomRecording()
+        return CurrentRoomRecording(recording=room_event(session))
 
     async def stop_here(self, request: StopRecorder, context: RequestContext) -> Recording:
         """RECORDER_STOP: another replica hands over a stop of a recording this one records."""

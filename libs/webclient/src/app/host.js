@@ -8,6 +8,7 @@ import { RestClient } from '../rest.js';
 import { CaptionsPanel } from './captions.js';
 import { ChatPanel } from './chat.js';
 import { PeoplePanel } from './people.js';
+import { showRecording } from './recording-badge.js';
 import { RecordingPanel } from './recording-panel.js';
 import { Stage } from './stage.js';
 import { WhiteboardPanel } from './whiteboard.js';
@@ -115,6 +116,7 @@ async function goLive() {
     say,
   });
   recording.attach(webinar);
+  showRecording(webinar, $('#rec-badge'));
   webinar.addEventListener('peers', showViewerCount);
   webinar.addEventListener('connectionstate', ({ detail }) => {
     if (detail.state === 'reconnecting') say('Connection lost: reconnecting ...', 'error');

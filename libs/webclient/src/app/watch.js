@@ -9,6 +9,7 @@ import { Webinar } from '../webinar.js';
 import { CaptionsPanel } from './captions.js';
 import { ChatPanel } from './chat.js';
 import { PresenterControls } from './presenter.js';
+import { showRecording } from './recording-badge.js';
 import { Stage } from './stage.js';
 import { WhiteboardPanel } from './whiteboard.js';
 import { $, run, say } from './session.js';
@@ -74,6 +75,7 @@ async function join(name) {
     },
   });
   webinar.addEventListener('peers', showPresence);
+  showRecording(webinar, $('#rec-badge'));
   new ChatPanel(webinar, $('#chat-panel'), { roomId, ticket });
   captions = new CaptionsPanel(webinar, $('#captions-panel'));
   new PresenterControls(webinar, $('#presenter-panel'), { say });
