@@ -39,6 +39,7 @@ from gateway.sockets import create_socket_server, session_context
 from webinar_contracts import Forbidden, InvalidInput, RequestContext, ServiceError, TooLarge
 from webinar_contracts import recording as contract
 from webinar_contracts.validation import convert
+from webinar_contracts.wire import to_wire
 from webinar_runtime.bus import Bus
 
 log = logging.getLogger("gateway.recording")
@@ -152,7 +153,7 @@ class RecordingSocket:
         context = await self._context(sid)
         opened = await self.bus.request(contract.CREATE_FILE, request, context=context)
         await self._follow(sid, context, opened.recording_id)
-        return msgspec.to_builtins(opened)
+        return to_wire(opened)
 
     async def stream(self, sid: str, payload: dict[str, Any]) -> Any:
         request = chunk_request(payload)
@@ -162,13 +163,13 @@ class RecordingSocket:
         context = await self._context(sid)
         async with self._chunk_slots.setdefault(sid, asyncio.Semaphore(MAX_CHUNKS_IN_FLIGHT)):
             written = await self.bus.request(contract.WRITE_CHUNK, request, context=context)
-        return msgspec.to_builtins(written)
+        return to_wire(written)
 
     async def stop_writing(self, sid: str, payload: dict[str, Any]) -> Any:
         request = convert(payload, contract.StopWriting)
         context = await self._context(sid)
         closed = await self.bus.request(contract.STOP_WRITING, request, context=context)
-        return msgspec.to_builtins(closed)
+        return to_wire(closed)
 
     async def process_recording(self, sid: str, payload: dict[str, Any]) -> Any:
         request = convert(payload, contract.ProcessRecording)
@@ -176,7 +177,7 @@ class RecordingSocket:
         # In the room before asking: a short job may finish before the answer comes back.
         await self._follow(sid, context, request.recording_id)
         state = await self.bus.request(contract.PROCESS, request, context=context)
-        return msgspec.to_builtins(state)
+        return to_wire(state)
 
     async def disconnected(self, sid: str, reason: Any = None) -> None:
         self._chunk_slots.pop(sid, None)

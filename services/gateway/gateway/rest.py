@@ -19,6 +19,7 @@ from webinar_contracts.auth import TenantAccess
 from webinar_contracts.errors import InvalidInput, Unauthorized
 from webinar_contracts.plans import Plan
 from webinar_contracts.validation import decode
+from webinar_contracts.wire import encode_wire
 from webinar_runtime.bus import Bus
 from webinar_runtime.logs import new_trace_id, trace_id_var
 
@@ -142,9 +143,7 @@ class Route:
 
 
 def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(
-        body=msgspec.json.encode(payload), status=status, content_type="application/json", headers=headers
-    )
+    return web.Response(body=encode_wire(payload), status=status, content_type="application/json", headers=headers)
 
 
 def client_address(request: web.Request, trust_proxy: bool) -> str:

@@ -51,6 +51,7 @@ from webinar_contracts.media import (
     RtpParameters,
 )
 from webinar_contracts.validation import convert
+from webinar_contracts.wire import to_wire
 from webinar_runtime.bus import Bus
 
 log = logging.getLogger("gateway.sfu")
@@ -174,7 +175,7 @@ def room_json(state: RoomState) -> dict[str, Any]:
         "id": state.id,
         "type": state.type,
         "peers": json.dumps(peers, separators=(",", ":")),
-        "screenShare": msgspec.to_builtins(state.screen_share),
+        "screenShare": to_wire(state.screen_share),
         "videoPaused": state.video_paused,
         "audioMuted": state.audio_muted,
         "cohostRequests": [{"peer_id": peer.id, "name": peer.name} for peer in state.cohost_requests],
@@ -379,7 +380,7 @@ class SfuSocket:
         except ServiceError as error:
             log.warning("chat history unavailable", extra={"room_id": membership.room_id, "error": error.message})
             return []
-        return list(msgspec.to_builtins(history.messages))
+        return list(to_wire(history.messages))
 
     async def _recording(self, membership: Membership, context: RequestContext) -> dict[str, Any] | None:
         """The room's server-side recording while it records, as `recording:started` said it;
@@ -394,7 +395,7 @@ class SfuSocket:
         except ServiceError as error:
             log.warning("recording state unavailable", extra={"room_id": membership.room_id, "error": error.message})
             return None
-        return None if current.recording is None else dict(msgspec.to_builtins(current.recording))
+        return None if current.recording is None else dict(to_wire(current.recording))
 
     async def meet_join(self, sid: str, payload: dict[str, Any]) -> Any:
         """`room.join` (the Meet APIs socket): join the session room, opening it when nobody
@@ -410,7 +411,7 @@ class SfuSocket:
         listing = await self._ask_node(
             sid, contract.NODE_GET_PRODUCERS, lambda m: contract.PeerCall(room_id=m.room_id, peer_id=sid)
         )
-        producers = msgspec.to_builtins(listing.producers)
+        producers = to_wire(listing.producers)
         await self.server.emit(contract.NEW_PRODUCERS, producers, to=sid)
         return producers
 
@@ -418,7 +419,7 @@ class SfuSocket:
         capabilities = await self._ask_node(
             sid, contract.NODE_RTP_CAPABILITIES, lambda m: contract.PeerCall(room_id=m.room_id, peer_id=sid)
         )
-        return msgspec.to_builtins(capabilities)
+        return to_wire(capabilities)
 
     async def create_webrtc_transport(self, sid: str, payload: dict[str, Any]) -> Any:
         request = convert(payload, CreateTransportPayload)
@@ -427,7 +428,7 @@ class SfuSocket:
             contract.NODE_CREATE_TRANSPORT,
             lambda m: contract.CreateTransport(room_id=m.room_id, peer_id=sid, force_tcp=request.force_tcp),
         )
-        return msgspec.to_builtins(created)
+        return to_wire(created)
 
     async def connect_transport(self, sid: str, payload: dict[str, Any]) -> Any:
         request = convert(payload, ConnectTransportPayload)
@@ -472,7 +473,7 @@ class SfuSocket:
                 rtp_capabilities=request.rtp_capabilities,
             ),
         )
-        return msgspec.to_builtins(consumed)
+        return to_wire(consumed)
 
     async def resume(self, sid: str, payload: dict[str, Any]) -> Any:
         request = convert(payload, ResumePayload)
@@ -530,7 +531,7 @@ class SfuSocket:
             ),
             context=context,
         )
-        data = msgspec.to_builtins(message)
+        data = to_wire(message)
         await self.server.emit(NEW_MESSAGE, data, room=membership.socket_room, skip_sid=sid)
         return data
 
@@ -546,7 +547,7 @@ class SfuSocket:
             meetings_contract.DeleteChatMessage(room_id=membership.room_id, message_id=message_id, role=peer.role),
             context=await self._context(sid),
         )
-        await self.server.emit(MESSAGE_DELETED, msgspec.to_builtins(deleted), room=membership.socket_room)
+        await self.server.emit(MESSAGE_DELETED, to_wire(deleted), room=membership.socket_room)
         return "success"
 
     # --- roles and controls (the node holding the room decides and tells the room) ---
@@ -581,7 +582,7 @@ class SfuSocket:
         return "success"
 
     async def mute_participant(self, sid: str, payload: dict[str, Any]) -> Any:
-        return msgspec.to_builtins(await self._act_on_peer(sid, payload, contract.NODE_MUTE_PEER))
+        return to_wire(await self._act_on_peer(sid, payload, contract.NODE_MUTE_PEER))
 
     async def remove_participant(self, sid: str, payload: dict[str, Any]) -> Any:
         await self._act_on_peer(sid, payload, contract.NODE_REMOVE_PEER)
@@ -596,7 +597,7 @@ class SfuSocket:
                 room_id=m.room_id, peer_id=sid, paused=paused, producer_id=request.producer_id
             ),
         )
-        return msgspec.to_builtins(changed)
+        return to_wire(changed)
 
     async def video_paused(self, sid: str, payload: dict[str, Any]) -> Any:
         return await self._pause_video(sid, payload, paused=True)
@@ -610,14 +611,14 @@ class SfuSocket:
         share = await self._ask_node(
             sid, contract.NODE_SCREEN_SHARE, lambda m: contract.PeerCall(room_id=m.room_id, peer_id=sid)
         )
-        return msgspec.to_builtins(share)
+        return to_wire(share)
 
     async def screen_stopped(self, sid: str, payload: dict[str, Any]) -> Any:
         """Stop the sender's screen share (its producer closes; the room hears `screen:stopped`)."""
         share = await self._ask_node(
             sid, contract.NODE_STOP_SCREEN, lambda m: contract.PeerCall(room_id=m.room_id, peer_id=sid)
         )
-        return msgspec.to_builtins(share)
+        return to_wire(share)
 
     async def end_room(self, sid: str, payload: dict[str, Any]) -> Any:
         """`room:end` (the host's): the node records the end, tells the room `room:ended`, drops
@@ -645,7 +646,7 @@ class SfuSocket:
         else:
             end = recording_contract.StopRoomRecording(room_id=membership.room_id, room_host=True)
             answer = await self.bus.request(recording_contract.STOP_ROOM, end, context=context)
-        return msgspec.to_builtins(answer)
+        return to_wire(answer)
 
     async def start_recording(self, sid: str, payload: dict[str, Any]) -> Any:
         return await self._room_recording(sid, start=True)

@@ -42,6 +42,7 @@ from gateway.sockets import check_room_ticket, create_socket_server, session_con
 from webinar_contracts import InvalidInput, RequestContext, ServiceError, TooLarge
 from webinar_contracts import whiteboard as contract
 from webinar_contracts.validation import convert
+from webinar_contracts.wire import to_wire
 from webinar_runtime.bus import Bus
 
 log = logging.getLogger("gateway.whiteboard")
@@ -90,7 +91,7 @@ def message_of(payload: dict[str, Any]) -> dict[str, Any]:
 def drawing_json(drawing: contract.Drawing, room_id: str) -> dict[str, Any]:
     return {
         "drawingType": drawing.drawing_type,
-        "payload": msgspec.to_builtins(drawing.payload),
+        "payload": to_wire(drawing.payload),
         "socketId": drawing.socket_id,
         "strokeId": drawing.stroke_id,
         "room_id": room_id,

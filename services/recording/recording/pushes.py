@@ -9,6 +9,7 @@ import msgspec
 import nats.errors
 
 from webinar_contracts import media as media_contract
+from webinar_contracts.wire import encode_wire
 from webinar_runtime.bus import Bus
 
 log = logging.getLogger("recording.pushes")
@@ -20,7 +21,7 @@ class RoomPushes:
 
     async def push(self, tenant_id: str, room_id: str, event: str, data: msgspec.Struct) -> None:
         message = media_contract.MediaPush(
-            tenant_id=tenant_id, room_id=room_id, event=event, data=msgspec.Raw(msgspec.json.encode(data))
+            tenant_id=tenant_id, room_id=room_id, event=event, data=msgspec.Raw(encode_wire(data))
         )
         try:
             await self.bus.nc.publish(media_contract.PUSH_SUBJECT, msgspec.json.encode(message))
