@@ -2,7 +2,8 @@
 into a room whose meeting has transcriptEnabled; a viewer hears `caption` events tagged
 with each speaker's name, and GET /view-transcript returns the final lines in spoken
 order. An Essential tenant is refused; a caption worker killed mid-meeting is replaced and
-captions go on."""
+captions go on; a host turning transcriptEnabled on and off mid-meeting starts and stops the
+captions of a microphone that is live already."""
 
 import asyncio
 import contextlib
@@ -78,8 +79,10 @@ def listen_captions(client: SfuClient) -> SfuClient:
     return client
 
 
-async def captioned_room(suite: Any, http: Any, host_token: str, host_id: str, *, key: str) -> tuple[str, str]:
-    """A meeting room (everyone may speak) named by a meeting with transcripts on: (room, meeting)."""
+async def captioned_room(
+    suite: Any, http: Any, host_token: str, host_id: str, *, key: str, transcripts: bool = True
+) -> tuple[str, str]:
+    """A meeting room (everyone may speak) named by a meeting with transcripts on (or off): (room, meeting)."""
     status, room, _ = await call(
         http, "POST", suite.url + "/room/create", key=key, json={"name": "Planning", "type": "meeting"}
     )
@@ -87,7 +90,7 @@ async def captioned_room(suite: Any, http: Any, host_token: str, host_id: str, *
     room_id = room["data"]["id"]
     status, meeting, _ = await call(
         http, "POST", suite.url + "/meetings/create", key=key, token=host_token,
-        json={"title": "Planning", "hostId": host_id, "transcriptEnabled": True},
+        json={"title": "Planning", "hostId": host_id, "transcriptEnabled": transcripts},
     )  # fmt: skip
     assert status == 201, meeting
     meeting_id = meeting["data"]["_id"]
@@ -124,6 +127,20 @@ async def final_caption(
                 partials.append(caption)
             elif caption["text"]:
                 return caption, [p for p in partials if p["utterance_id"] == caption["utterance_id"]]
+
+
+async def say_until_heard(microphone: Microphone, viewer: SfuClient, sentence: str, *, name: str) -> Caption:
+    """Say `sentence` again and again until the viewer gets a final caption of it, whole: while
+    its microphone is not tapped yet, what is said is lost (or heard from the middle on)."""
+    spoken = speech_set.synthesize(sentence, "en-us")
+    heard: Caption | None = None
+    async with asyncio.timeout(90):
+        while heard is None or not close_enough(sentence, heard["text"]):
+            await microphone.said.wait()
+            seconds = microphone.say(spoken)
+            with contextlib.suppress(TimeoutError):
+                heard, _ = await final_caption(viewer, name=name, timeout=seconds + 8)
+    return heard
 
 
 async def transcript(suite: Any, http: Any, meeting_id: str, key: str) -> list[dict[str, Any]]:
@@ -226,20 +243,58 @@ async def test_a_caption_worker_killed_mid_meeting_is_replaced_and_captions_go_o
 
     (killed,) = caption_worker_pids(suite)
     os.kill(killed, signal.SIGKILL)
-    after = speech_set.SENTENCES[5]
-    spoken = speech_set.synthesize(after, "en-us")
-    # The tap's lease lapses, the node offers the microphone again and the restarted worker
-    # takes it: until then what is said is lost (or heard from the middle on), so Avery says
-    # it again until it is heard whole.
-    heard: Caption | None = None
-    async with asyncio.timeout(90):
-        while heard is None or not close_enough(after, heard["text"]):
-            await microphone.said.wait()
-            seconds = microphone.say(spoken)
-            with contextlib.suppress(TimeoutError):
-                heard, _ = await final_caption(viewer, name="Avery", timeout=seconds + 8)
+    # The tap's lease lapses, the node offers the microphone again and the restarted worker takes it.
+    heard = await say_until_heard(microphone, viewer, speech_set.SENTENCES[5], name="Avery")
     (replacement,) = caption_worker_pids(suite)
     assert replacement != killed
     lines = await transcript(suite, http, meeting_id, suite.api_key)
     assert lines[0]["message"] == caption["text"]
     assert heard["text"] in [line["message"] for line in lines]
+
+
+async def set_transcripts(suite: Any, http: Any, meeting_id: str, host_id: str, token: str, *, on: bool) -> None:
+    status, answer, _ = await call(
+        http, "POST", f"{suite.url}/meetings/update/{meeting_id}", key=suite.api_key, token=token,
+        json={"userId": host_id, "transcriptEnabled": on},
+    )  # fmt: skip
+    assert status == 204, answer
+
+
+async def say_unheard(microphone: Microphone, viewer: SfuClient, sentence: str) -> list[Caption]:
+    """Say `sentence` whole and wait past its end and its transcription: the captions that came."""
+    microphone.say(speech_set.synthesize(sentence, "en-gb+f3"))
+    await microphone.said.wait()
+    await asyncio.sleep(UNHEARD_AFTER)
+    heard = []
+    while not viewer.pushes["caption"].empty():
+        heard.append(viewer.pushes["caption"].get_nowait())
+    return heard
+
+
+UNHEARD_AFTER = 2.0  # past an utterance's end (600 ms of silence) and its final line's transcription
+SETTLE = 2.5  # the update's event reaches the room's node (a fetch, up to 1 s) and the tap stops
+
+
+async def test_transcripts_turned_on_and_off_mid_meeting_caption_a_live_microphone_and_then_stop(suite, http, clients):
+    host_id, host_token = await user_with_token(suite, http)
+    room_id, meeting_id = await captioned_room(suite, http, host_token, host_id, key=suite.api_key, transcripts=False)
+    avery = await clients(token=host_token)
+    viewer = listen_captions(await clients())
+    await avery.enter(room_id, "Avery")
+    await viewer.enter(room_id, "Casey")
+    microphone, producer_id = await publish_microphone(avery)
+    assert await say_unheard(microphone, viewer, speech_set.SENTENCES[1]) == []
+
+    await set_transcripts(suite, http, meeting_id, host_id, host_token, on=True)
+    sentence = speech_set.SENTENCES[6]
+    heard = await say_until_heard(microphone, viewer, sentence, name="Avery")
+    assert (heard["producer_id"], heard["peer_id"], heard["meeting_id"]) == (producer_id, avery.sid, meeting_id)
+
+    await set_transcripts(suite, http, meeting_id, host_id, host_token, on=False)
+    await asyncio.sleep(SETTLE)
+    lines = await transcript(suite, http, meeting_id, suite.api_key)
+    assert heard["text"] in [line["message"] for line in lines]
+    while not viewer.pushes["caption"].empty():
+        viewer.pushes["caption"].get_nowait()  # what was said before it was turned off
+    assert await say_unheard(microphone, viewer, speech_set.SENTENCES[3]) == []
+    assert await transcript(suite, http, meeting_id, suite.api_key) == lines

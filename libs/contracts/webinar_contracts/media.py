@@ -523,6 +523,9 @@ NODE_RENEW_TAP = NodeEndpoint("renew-tap", TapRef, Empty)
 NODE_STOP_TAP = NodeEndpoint("stop-tap", TapRef, Empty)
 # Every producer of a room, for a service that taps them all (server-side recording).
 NODE_ROOM_PRODUCERS = NodeEndpoint("room-producers", RoomRef, RoomProducers)
+# The room's meetings changed (transcriptEnabled turned, a meeting moved in or out): offer
+# its live audio producers to the caption workers again (docs/captions.md).
+NODE_OFFER_CAPTIONS = NodeEndpoint("offer-captions", RoomRef, Empty)
 
 # Pushed to sockets (event names of the seed's socket, and the events this suite adds in
 # the seed's style; payloads in docs/realtime-events.md).

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import msgspec
 
-from webinar_contracts.bus import Empty, Endpoint
+from webinar_contracts.bus import Empty, Endpoint, EventType
 
 
 class GetMeeting(msgspec.Struct, kw_only=True):
@@ -61,6 +61,24 @@ class RoomEnded(msgspec.Struct, kw_only=True):
 
 GET_ROOM = Endpoint("meetings.rooms.get", GetRoom, RoomDetails)
 END_ROOM = Endpoint("meetings.rooms.end", EndRoom, RoomEnded)
+
+
+class MeetingUpdated(msgspec.Struct, kw_only=True):
+    """A meeting was updated (POST /meetings/update/:meetingId): the fields the update set
+    (`updated`, wire names such as `transcriptEnabled` and `roomId`, whether or not their value
+    differed), and the meeting's room and `transcriptEnabled` after it; `previous_room_id` is
+    the room it left when the update moved it. The tenant travels in the event's context.
+    Media nodes react to it: a live room's captions follow `transcriptEnabled`
+    (docs/captions.md)."""
+
+    meeting_id: str
+    updated: list[str]
+    room_id: str | None = None
+    transcript_enabled: bool = False
+    previous_room_id: str | None = None
+
+
+MEETING_UPDATED = EventType("events.meetings.meeting.updated", MeetingUpdated)
 
 
 # -- rooms -------------------------------------------------------------------------

@@ -99,7 +99,10 @@ class SummaryGenerated(msgspec.Struct, kw_only=True):
 # the room with `transcriptEnabled` on, taps the producer (webinar_contracts.media
 # NODE_START_TAP, leased), pushes `caption` events to the room and stores final lines as
 # the meeting's transcript. When the tap ends while the producer lives (its worker went
-# away), the node offers the producer again. docs/captions.md tells the whole story.
+# away), the node offers the producer again. When the room's meetings change
+# (meetings' MEETING_UPDATED: `transcriptEnabled` turned, a meeting moved), the node offers
+# its live audio producers again, and asks of each one captioned whether that may go on
+# (CAPTION_CHECK). docs/captions.md tells the whole story.
 
 
 class CaptionOffer(msgspec.Struct, kw_only=True):
@@ -117,13 +120,24 @@ class CaptionOffer(msgspec.Struct, kw_only=True):
 class CaptionDecision(msgspec.Struct, kw_only=True, omit_defaults=True):
     """`captioned`: a worker taps the producer now (`tap_id`), for `meeting_id`. Otherwise
     `reason` says why not (no meeting with transcripts names the room, Essential plan);
-    the node does not offer that producer again."""
+    the node does not offer that producer again until the room's meetings change. As the
+    answer of CAPTION_CHECK, `captioned` says whether the producer's captions may go on."""
 
     captioned: bool
     tap_id: str = ""
     meeting_id: str = ""
     worker: str = ""
     reason: str = ""
+
+
+class CaptionCheck(msgspec.Struct, kw_only=True):
+    """A producer captioned for `meeting_id` whose room's meetings changed: may its captions
+    go on? Any caption worker answers (the tenant and its plan are in the context); nothing
+    is tapped. When not, the node stops the producer's tap and offers it afresh."""
+
+    room_id: str
+    producer_id: str
+    meeting_id: str
 
 
 class Caption(msgspec.Struct, kw_only=True):
@@ -158,5 +172,6 @@ GENERATE_SUMMARY = Endpoint("transcription.summaries.generate", MeetingRef, Gene
 GET_SUMMARY = Endpoint("transcription.summaries.get", MeetingRef, Summary)
 SPEECH_TOKEN = Endpoint("transcription.speech-tokens.issue", Empty, SpeechToken)
 CAPTION_PRODUCER = Endpoint("transcription.captions.offer", CaptionOffer, CaptionDecision)
+CAPTION_CHECK = Endpoint("transcription.captions.check", CaptionCheck, CaptionDecision)
 
 SUMMARY_GENERATED = EventType("events.transcription.summary.generated", SummaryGenerated)

@@ -13,9 +13,18 @@ from media.config import MediaConfig
 from media.node import MediaNode
 from media.placement import Placement
 from media.router import Worker
-from media.signalling import BusCaptionDesk, BusPushes, BusSessions, MeetingsRooms, NodeHandlers, serve_node
+from media.signalling import (
+    BusCaptionDesk,
+    BusPushes,
+    BusSessions,
+    CaptionsFollowMeetings,
+    MeetingsRooms,
+    NodeHandlers,
+    serve_node,
+)
 from media.workers import supervise
 from webinar_contracts import media as contract
+from webinar_contracts import meetings as meetings_contract
 from webinar_runtime.service import Service, run_service
 
 log = logging.getLogger("media")
@@ -63,6 +72,11 @@ async def wire_worker(service: Service, config: MediaConfig) -> None:
     pushes.start()
     await serve_node(bus, config.node_id, NodeHandlers(node))
     await service.serve(contract.PLACE_ROOM, placement.place)
+    # A host turning transcriptEnabled on or off reaches the live room's microphones (docs/captions.md).
+    follow = CaptionsFollowMeetings(bus)
+    await bus.consume(
+        follow.DURABLE, {meetings_contract.MEETING_UPDATED: follow.on_meeting_updated}, deliver_new_only=True
+    )
     # Only now may rooms be placed here: everything above answers.
     await placement.start()
 

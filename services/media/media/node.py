@@ -311,6 +311,14 @@ class MediaNode:
         room, peer = self._peer(key, peer_id)
         return room.consume(peer, transport_id=transport_id, producer_id=producer_id, rtp_capabilities=rtp_capabilities)
 
+    def offer_captions(self, key: RoomKey, *, plan: Plan | None = None) -> None:
+        """The room's meetings changed (a host turned `transcriptEnabled` on or off): offer its
+        live audio producers to the caption workers again (media.captions)."""
+        room = self.room(key)
+        if self._captions is not None:
+            producers = [(peer, producer) for peer in room.peers.values() for producer in peer.producers.values()]
+            self._captions.meetings_changed(key, producers, plan)
+
     def resume_consumer(self, key: RoomKey, *, peer_id: str, consumer_id: str) -> None:
         _, peer = self._peer(key, peer_id)
         peer.get_consumer(consumer_id).resume()

@@ -1,6 +1,7 @@
 """The node's side of the bus: its per-node subjects -> MediaNode calls, pushes out to
-the gateways, session facts out to JetStream (for the analytics), and the meetings
-service asked what kind of room an id names (and told when its host ended it)."""
+the gateways, session facts out to JetStream (for the analytics), the meetings
+service asked what kind of room an id names (and told when its host ended it), and its
+meeting updates turned into captions offered again in the live room."""
 
 import asyncio
 import contextlib
@@ -33,6 +34,7 @@ from webinar_contracts.media import (
     PeerCall,
     PeerInfo,
     PeerProof,
+    PlaceRoom,
     Produce,
     Produced,
     ProducerList,
@@ -52,7 +54,7 @@ from webinar_contracts.media import (
 )
 from webinar_contracts.plans import Plan
 from webinar_contracts.sessions import SessionFact, SessionStarted, event_id_of, event_type_of
-from webinar_runtime.bus import Bus, RequestHandler
+from webinar_runtime.bus import Bus, Event, RequestHandler
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +118,50 @@ class BusCaptionDesk:
         return await self._bus.request(
             transcription_contract.CAPTION_PRODUCER, offer, context=context, timeout=self._timeout
         )
+
+    async def check(
+        self, key: RoomKey, check: transcription_contract.CaptionCheck, plan: Plan | None
+    ) -> transcription_contract.CaptionDecision:
+        context = RequestContext(tenant_id=key.tenant_id, plan=plan)
+        return await self._bus.request(
+            transcription_contract.CAPTION_CHECK, check, context=context, timeout=self._timeout
+        )
+
+
+class CaptionsFollowMeetings:
+    """A live room's captions follow its meetings: a meeting update that sets
+    `transcriptEnabled` or `roomId` (MEETING_UPDATED) makes the node holding each room the
+    meeting is in (or left) offer that room's audio producers again (NODE_OFFER_CAPTIONS), so
+    that the caption workers decide afresh. Any node takes an event (one durable consumer
+    shared by the nodes, as a service's replicas share theirs); the room's node is found as
+    the gateway finds it (PLACE_ROOM). A node that does not answer gets the event again
+    later; asking twice does no harm."""
+
+    DURABLE = "media-captions"
+    FIELDS = frozenset({"transcriptEnabled", "roomId"})
+
+    def __init__(self, bus: Bus) -> None:
+        self._bus = bus
+
+    async def on_meeting_updated(self, event: Event[meetings_contract.MeetingUpdated]) -> None:
+        updated = event.payload
+        if not self.FIELDS.intersection(updated.updated):
+            return
+        if not event.context.tenant_id:
+            logger.warning("meeting %s updated without a tenant; ignored", updated.meeting_id)
+            return
+        for room_id in dict.fromkeys(room for room in (updated.room_id, updated.previous_room_id) if room):
+            await self._offer_again(room_id, event.context)
+
+    async def _offer_again(self, room_id: str, context: RequestContext) -> None:
+        try:
+            placed = await self._bus.request(contract.PLACE_ROOM, PlaceRoom(room_id=room_id), context=context)
+            await self._bus.request(
+                contract.NODE_OFFER_CAPTIONS.at(placed.node_id), RoomRef(room_id=room_id), context=context
+            )
+        except NotFound:
+            return  # not live (or it closed meanwhile): its producers are offered when they are made
+        logger.info("room %s: its meetings changed; its microphones are offered again", room_id)
 
 
 class BusSessions:
@@ -393,6 +439,10 @@ class NodeHandlers:
         self.node.stop_tap(_key(request.room_id, context), request.tap_id)
         return Empty()
 
+    async def offer_captions(self, request: RoomRef, context: RequestContext) -> Empty:
+        self.node.offer_captions(_key(request.room_id, context), plan=context.plan)
+        return Empty()
+
     # --- room controls (docs/realtime-events.md) ---
 
     def _caller(self, room_id: str, peer_id: str, context: RequestContext) -> tuple[Room, Peer]:
@@ -469,6 +519,7 @@ class NodeHandlers:
             (contract.NODE_RENEW_TAP, self.renew_tap),
             (contract.NODE_STOP_TAP, self.stop_tap),
             (contract.NODE_ROOM_PRODUCERS, self.room_producers),
+            (contract.NODE_OFFER_CAPTIONS, self.offer_captions),
             (contract.NODE_PEER_INFO, self.peer_info),
             (contract.NODE_VOUCH_PEER, self.vouch_peer),
             (contract.NODE_REQUEST_COHOST, self.request_cohost),

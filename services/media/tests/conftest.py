@@ -4,11 +4,12 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import msgspec
 import pytest
 
+from media.node import MediaNode
 from media.peer_client import PeerTransport
 from media.router import Router, Worker
 from media.transport import TransportOptions, WebRtcTransport
@@ -115,3 +116,53 @@ def connect_pair(router: Router, connect_peer: ConnectPeer) -> ConnectPair:
         )
 
     return connect
+
+
+class NoRooms:
+    """A node's room directory that knows no room made over REST (every room is a socket room)."""
+
+    async def describe(self, key: Any) -> None:
+        return None
+
+    async def record_end(self, key: Any) -> None:
+        return None
+
+
+class NoClaims:
+    """Placement as a node alone on its bus sees it: every claim is granted."""
+
+    async def claim(self, key: Any) -> None:
+        return None
+
+    async def release(self, key: Any) -> None:
+        return None
+
+    def load_changed(self) -> None:
+        return None
+
+
+class NoPushes:
+    def push(self, room: Any, push: Any) -> None:
+        return None
+
+
+MakeNode = Callable[..., MediaNode]
+
+
+@pytest.fixture
+async def make_node() -> AsyncIterator[MakeNode]:
+    """Media nodes with no bus around them (no REST rooms, placement granted, pushes dropped);
+    keyword arguments go to MediaNode. Closed at the end."""
+    made: list[MediaNode] = []
+
+    def make(**options: Any) -> MediaNode:
+        node = MediaNode(
+            **{"node_id": "n1", "directory": NoRooms(), "claims": NoClaims(), "pushes": NoPushes(), **options},
+            worker=Worker(),
+        )
+        made.append(node)
+        return node
+
+    yield make
+    for node in made:
+        await node.close()

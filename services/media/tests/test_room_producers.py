@@ -8,10 +8,8 @@ import msgspec
 import pytest
 
 from media import ortc
-from media.node import MediaNode, RoomDescription
 from media.producer import Producer
 from media.rooms import RoomKey
-from media.router import Worker
 from media.rtp import RtcpFeedback
 from webinar_contracts import NotFound
 from webinar_contracts.media import RoomProducer, RtpParameters
@@ -26,30 +24,6 @@ class Upstream:
 
     async def send_rtcp(self, packets: list[Any]) -> None:
         self.rtcp.extend(packets)
-
-
-class NoRooms:
-    async def describe(self, key: RoomKey) -> RoomDescription | None:
-        return None
-
-    async def record_end(self, key: RoomKey) -> None:
-        return None
-
-
-class Claims:
-    async def claim(self, key: RoomKey) -> None:
-        return None
-
-    async def release(self, key: RoomKey) -> None:
-        return None
-
-    def load_changed(self) -> None:
-        return None
-
-
-class Pushes:
-    def push(self, room: RoomKey, push: Any) -> None:
-        return None
 
 
 def producer(fixture_json: Any, kind: str, producer_id: str, clock: list[float]) -> tuple[Producer, Upstream]:
@@ -76,11 +50,9 @@ def producer(fixture_json: Any, kind: str, producer_id: str, clock: list[float])
 
 
 async def test_a_service_lists_every_producer_of_a_room_with_its_peer_and_asks_keyframes_through_its_tap(
-    fixture_json: Any,
+    fixture_json: Any, make_node: Any
 ) -> None:
-    node = MediaNode(
-        node_id="n1", worker=Worker(), directory=NoRooms(), claims=Claims(), pushes=Pushes(), empty_room_grace=60
-    )
+    node = make_node(empty_room_grace=60)
     mine, theirs = RoomKey("t1", "r1"), RoomKey("t2", "r1")
     clock = [100.0]
     try:

@@ -9,11 +9,10 @@ import msgspec
 import pytest
 
 from media import ortc
-from media.node import MediaNode
 from media.peer_client import EncodedTrack, encode_opus
 from media.producer import Producer
 from media.rooms import RoomKey
-from media.router import Router, Worker
+from media.router import Router
 from media.rtp import RtcpFeedback, RtpPacket, build_rtp, parse_rtp
 from media.taps import RtpTap, TapEnd, TapSet
 from webinar_contracts import NotFound
@@ -158,37 +157,11 @@ async def test_a_leased_tap_ends_unless_renewed(fixture_json: Any, receiver: Any
     assert producer.taps == {}
 
 
-class NoRooms:
-    async def describe(self, key: RoomKey) -> None:
-        return None
-
-    async def record_end(self, key: RoomKey) -> None:
-        return None
-
-
-class Claims:
-    async def claim(self, key: RoomKey) -> None:
-        return None
-
-    async def release(self, key: RoomKey) -> None:
-        return None
-
-    def load_changed(self) -> None:
-        return None
-
-
-class Pushes:
-    def push(self, room: RoomKey, push: Any) -> None:
-        return None
-
-
 async def test_a_node_taps_only_its_rooms_producers_and_each_room_stops_only_its_own_taps(
-    fixture_json: Any, receiver: Any
+    fixture_json: Any, receiver: Any, make_node: Any
 ) -> None:
     _, port = receiver
-    node = MediaNode(
-        node_id="n1", worker=Worker(), directory=NoRooms(), claims=Claims(), pushes=Pushes(), empty_room_grace=60
-    )
+    node = make_node(empty_room_grace=60)
     mine, theirs = RoomKey("t1", "r1"), RoomKey("t2", "r1")
     try:
         await node.create_room(mine, peer_id="p1", user_id=None)

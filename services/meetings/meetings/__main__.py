@@ -41,6 +41,7 @@ async def wire(service: Service, config: MeetingsConfig) -> None:
         staging=lambda bucket: staging if bucket == staging.bucket else JetStreamBlobStore(service.bus.js, bucket),
         staging_bucket=staging.bucket,
         max_file_bytes=config.max_file_bytes,
+        bus=service.bus,
     )
     await service.serve(contract.GET_MEETING, handlers.get_meeting)
     await service.serve(contract.CREATE_ROOM, handlers.create_room)

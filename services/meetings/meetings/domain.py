@@ -159,6 +159,18 @@ def validate_changes(changes: MeetingChanges) -> MeetingUpdate:
     )
 
 
+def updated_fields(update: MeetingUpdate) -> list[str]:
+    """The fields an update sets, by their wire names (what MEETING_UPDATED lists)."""
+    fields = {
+        "title": update.title,
+        "roomId": update.room_id,
+        "recordingId": update.recording_id,
+        "summaryGenerated": update.summary_generated,
+        "transcriptEnabled": update.transcript_enabled,
+    }
+    return [name for name, value in fields.items() if value is not None]
+
+
 def check_may_update(meeting: StoredMeeting, user_id: str) -> None:
     if meeting.host_id != user_id:
         raise Forbidden("only the meeting's host may update it", field="userId")

@@ -26,6 +26,7 @@ from meetings.domain import (
     original_name_of,
     stored_filename,
     to_milliseconds,
+    updated_fields,
     validate_changes,
     validate_new_meeting,
     validate_read,
@@ -35,6 +36,7 @@ from meetings.store import ChatStore, MeetingsStore
 from webinar_contracts import Empty, InvalidInput, NotFound, RequestContext, TooLarge
 from webinar_contracts import auth as auth_contract
 from webinar_contracts.meetings import (
+    MEETING_UPDATED,
     AttachFile,
     ChatFile,
     ChatHistory,
@@ -57,6 +59,7 @@ from webinar_contracts.meetings import (
     Meeting,
     MeetingInfo,
     MeetingPage,
+    MeetingUpdated,
     PrepareUpload,
     ReadFile,
     Room,
@@ -117,6 +120,7 @@ class MeetingsHandlers:
     staging: Callable[[str], BlobStore]  # bucket -> the staging store uploads arrive in
     staging_bucket: str
     max_file_bytes: int
+    bus: Bus  # MEETING_UPDATED goes out on it
 
     # -- meetings for other services -----------------------------------------
 
@@ -189,6 +193,23 @@ class MeetingsHandlers:
             raise NotFound("no such room", field="roomId")
         if not await self.store.update_meeting(tenant_id, meeting.id, update):
             raise NotFound("no such meeting", field="meetingId")
+        if fields := updated_fields(update):
+            # After the write, so that whoever reacts (a live room's captions) reads the new
+            # state. A failed publish fails the call: sending the same update again is harmless.
+            room_id = meeting.room_id if update.room_id is None else update.room_id
+            await self.bus.publish(
+                MEETING_UPDATED,
+                MeetingUpdated(
+                    meeting_id=meeting.id,
+                    updated=fields,
+                    room_id=room_id,
+                    transcript_enabled=meeting.transcript_enabled
+                    if update.transcript_enabled is None
+                    else update.transcript_enabled,
+                    previous_room_id=meeting.room_id if meeting.room_id != room_id else None,
+                ),
+                context=context,
+            )
         return Empty()
 
     async def list_meetings(self, request: ListMeetings, context: RequestContext) -> MeetingPage:

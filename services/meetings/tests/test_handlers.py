@@ -1,6 +1,8 @@
 """The meetings handlers on the real store, a real JetStream staging bucket and a local blob
-directory; the auth service's user directory is a stand-in that knows a fixed set of users."""
+directory, publishing on a real bus; the auth service's user directory is a stand-in that
+knows a fixed set of users."""
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -12,6 +14,7 @@ import pytest
 from meetings.handlers import MeetingsHandlers
 from webinar_contracts import InvalidInput, NotFound, RequestContext, TooLarge
 from webinar_contracts.meetings import (
+    MEETING_UPDATED,
     AttachFile,
     CreateMeeting,
     CreateRoom,
@@ -20,6 +23,7 @@ from webinar_contracts.meetings import (
     GetMeeting,
     GetRoom,
     MeetingChanges,
+    MeetingUpdated,
     PrepareUpload,
     ReadFile,
     UpdateMeeting,
@@ -27,7 +31,7 @@ from webinar_contracts.meetings import (
 from webinar_contracts.recording import RECORDING_STOPPED, RecordingStopped
 from webinar_contracts.transcription import SUMMARY_GENERATED, SummaryGenerated
 from webinar_runtime.blobs import JetStreamBlobStore, LocalDirectoryBlobStore, stream_of
-from webinar_runtime.bus import Event
+from webinar_runtime.bus import Bus, Event
 
 TENANT = RequestContext(tenant_id="tenant-1")
 OTHER_TENANT = RequestContext(tenant_id="tenant-2")
@@ -50,7 +54,17 @@ async def staging(nats_url) -> AsyncIterator[JetStreamBlobStore]:
 
 
 @pytest.fixture
-def handlers(store, staging, tmp_path) -> MeetingsHandlers:
+async def bus(nats_url) -> AsyncIterator[Bus]:
+    bus = await Bus.connect(nats_url, service="meetings", instance="test", request_timeout=5)
+    await bus.ensure_event_stream()
+    yield bus
+    await bus.stop_taking_work()
+    await bus.finish_in_flight(2)
+    await bus.close()
+
+
+@pytest.fixture
+def handlers(store, staging, bus, tmp_path) -> MeetingsHandlers:
     return MeetingsHandlers(
         store=store,
         users=KnownUsers("host-1"),
@@ -58,6 +72,7 @@ def handlers(store, staging, tmp_path) -> MeetingsHandlers:
         staging=lambda bucket: staging,
         staging_bucket=staging.bucket,
         max_file_bytes=LIMIT,
+        bus=bus,
     )
 
 
@@ -190,14 +205,52 @@ async def test_replaying_every_event_leaves_the_same_state(handlers):
     assert await state() == once
 
 
-async def test_any_replica_finishes_an_upload_another_one_ticketed(store, staging, nats_url, tmp_path):
+async def test_an_update_publishes_meeting_updated_with_the_room_and_transcripts_after_it(handlers, bus):
+    rooms = [await handlers.create_room(CreateRoom(name=f"Hall {n}", type="webinar"), TENANT) for n in range(2)]
+    meeting = await handlers.create_meeting(
+        CreateMeeting(title="Launch", host_id="host-1", transcript_enabled=False), TENANT
+    )
+    heard: asyncio.Queue[Event[MeetingUpdated]] = asyncio.Queue()
+
+    async def on_updated(event: Event[MeetingUpdated]) -> None:
+        if event.payload.meeting_id == meeting.id:
+            await heard.put(event)
+
+    await bus.consume(f"test-meeting-updated-{uuid.uuid4().hex[:8]}", {MEETING_UPDATED: on_updated},
+                      deliver_new_only=True)  # fmt: skip
+    updates = [
+        MeetingChanges(user_id="host-1", room_id=rooms[0].id),
+        MeetingChanges(user_id="host-1", transcript_enabled=True),
+        MeetingChanges(user_id="host-1", room_id=rooms[1].id, title="Launch day"),
+        MeetingChanges(user_id="host-1"),  # sets nothing: no event
+        MeetingChanges(user_id="host-1", transcript_enabled=False),
+    ]
+    for changes in updates:
+        await handlers.update_meeting(UpdateMeeting(meeting_id=meeting.id, changes=changes), TENANT)
+    events = [await asyncio.wait_for(heard.get(), 10) for _ in range(4)]
+    assert [event.payload for event in events] == [
+        MeetingUpdated(meeting_id=meeting.id, updated=["roomId"], room_id=rooms[0].id, previous_room_id=None),
+        MeetingUpdated(meeting_id=meeting.id, updated=["transcriptEnabled"], room_id=rooms[0].id,
+                       transcript_enabled=True),
+        MeetingUpdated(meeting_id=meeting.id, updated=["title", "roomId"], room_id=rooms[1].id,
+                       transcript_enabled=True, previous_room_id=rooms[0].id),
+        MeetingUpdated(meeting_id=meeting.id, updated=["transcriptEnabled"], room_id=rooms[1].id,
+                       transcript_enabled=False),
+    ]  # fmt: skip
+    assert {event.context.tenant_id for event in events} == {TENANT.tenant_id}
+    assert len({event.id for event in events}) == 4
+    assert heard.empty()
+
+
+async def test_any_replica_finishes_an_upload_another_one_ticketed(store, staging, bus, nats_url, tmp_path):
     # Two replicas: their own NATS connections and staging handles, the same database and blob directory.
     nc = await nats.connect(nats_url)
     try:
         their_staging = JetStreamBlobStore(nc.jetstream(), staging.bucket)
         replicas = [
             MeetingsHandlers(store=store, users=KnownUsers(), blobs=LocalDirectoryBlobStore(tmp_path / "shared"),
-                             staging=lambda bucket, s=s: s, staging_bucket=staging.bucket, max_file_bytes=LIMIT)
+                             staging=lambda bucket, s=s: s, staging_bucket=staging.bucket, max_file_bytes=LIMIT,
+                             bus=bus)
             for s in (staging, their_staging)
         ]  # fmt: skip
         room = await replicas[0].create_room(CreateRoom(name="Hall", type="live"), TENANT)

@@ -13,11 +13,11 @@ import pytest
 
 from transcription.captions import speech_set
 from transcription.captions.recognition import OnCaption, Recognition
-from transcription.captions.worker import CaptionWorker
+from transcription.captions.worker import NO_TRANSCRIPT_MEETING, CaptionWorker
 from webinar_contracts import NotFound, RequestContext, Unavailable
 from webinar_contracts.media import StartTap, TapRef, TapStarted
 from webinar_contracts.plans import Plan
-from webinar_contracts.transcription import Caption, CaptionOffer
+from webinar_contracts.transcription import Caption, CaptionCheck, CaptionOffer
 
 PROFESSIONAL = RequestContext(tenant_id="t1", plan=Plan.PROFESSIONAL)
 ESSENTIAL = RequestContext(tenant_id="t1", plan=Plan.ESSENTIAL)
@@ -30,6 +30,7 @@ class Node:
     renewed: list[str] = field(default_factory=list)
     stopped: list[str] = field(default_factory=list)
     gone: bool = False
+    stopped_by_node: set[str] = field(default_factory=set)  # taps the node stopped itself
 
     async def start(self, tenant_id: str, node_id: str, request: StartTap) -> TapStarted:
         self.started.append(request)
@@ -46,7 +47,7 @@ class Node:
         )
 
     async def renew(self, tenant_id: str, node_id: str, request: TapRef) -> None:
-        if self.gone:
+        if self.gone or request.tap_id in self.stopped_by_node:
             raise NotFound("no such tap", field="tap_id")
         self.renewed.append(request.tap_id)
 
@@ -82,6 +83,7 @@ class Scripted:
     def __init__(self, on_caption: OnCaption) -> None:
         self.on_caption = on_caption
         self.bytes = 0
+        self.closed = False
 
     def feed(self, pcm: bytes, now: float) -> None:
         before, self.bytes = self.bytes, self.bytes + len(pcm)
@@ -91,7 +93,7 @@ class Scripted:
             self.on_caption(1, "we agreed to ship", True, now - 1.0)
 
     async def close(self) -> None:
-        return None
+        self.closed = True  # an engine makes what is being said a final line now
 
 
 @pytest.fixture
@@ -211,3 +213,41 @@ async def test_a_draining_worker_hands_its_taps_back_and_takes_no_more(worker: C
     assert node.stopped == ["tap-1"]
     with pytest.raises(Unavailable):
         await worker.offer(OFFER, PROFESSIONAL)
+
+
+async def test_a_check_says_whether_the_captions_of_a_meeting_may_go_on_and_taps_nothing(
+    node: Node, sink: Sink
+) -> None:
+    rooms = Rooms("m1")
+    worker = worker_with(node, sink)
+    worker.rooms = rooms
+    check = CaptionCheck(room_id="r1", producer_id="mic-1", meeting_id="m1")
+
+    still_on = await worker.check(check, PROFESSIONAL)
+    assert (still_on.captioned, still_on.meeting_id) == (True, "m1")
+    rooms.meeting_id = None  # the host turned transcriptEnabled off
+    turned_off = await worker.check(check, PROFESSIONAL)
+    assert (turned_off.captioned, turned_off.reason) == (False, NO_TRANSCRIPT_MEETING)
+    rooms.meeting_id = "m2"  # another meeting of the room has transcripts on
+    moved = await worker.check(check, PROFESSIONAL)
+    assert (moved.captioned, moved.meeting_id) == (False, "m2")
+    rooms.meeting_id = "m1"
+    assert not (await worker.check(check, ESSENTIAL)).captioned
+    assert (node.started, node.stopped, sink.pushes) == ([], [], [])
+
+
+async def test_only_the_stream_whose_tap_the_node_stopped_ends_and_its_speech_is_finished(
+    worker: CaptionWorker, node: Node
+) -> None:
+    await worker.offer(OFFER, PROFESSIONAL)
+    await worker.offer(msgspec.structs.replace(OFFER, producer_id="mic-2", room_id="r2"), PROFESSIONAL)
+    turned_off, going_on = worker.streams[("t1", "mic-1")], worker.streams[("t1", "mic-2")]
+    node.stopped_by_node.add(turned_off.tap.tap_id)
+    async with asyncio.timeout(3):
+        while ("t1", "mic-1") in worker.streams:  # noqa: ASYNC110 - renewals are timed, not signalled
+            await asyncio.sleep(0.05)
+    assert turned_off.closed
+    assert turned_off.recognition.closed  # type: ignore[attr-defined]
+    assert list(worker.streams.values()) == [going_on]
+    assert not going_on.closed
+    assert node.stopped == []  # the node stopped it already: nothing to hand back

@@ -168,4 +168,5 @@ async def wire_caption_worker(service: Service, config: TranscriptionConfig) -> 
 
     service.on_stop(stop)
     await service.serve(contract.CAPTION_PRODUCER, worker.offer)
+    await service.serve(contract.CAPTION_CHECK, worker.check)
     log.info("caption worker ready", extra={"engine": engine, "worker": config.instance_id})

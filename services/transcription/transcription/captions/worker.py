@@ -6,7 +6,9 @@ and final lines of the meeting's transcript.
 Which meeting: the newest one held in the room with `transcriptEnabled` on, as the
 meetings service says. Who speaks: the producer's peer (its name and user id), since one
 producer is one person's microphone. A tenant on the Essential plan is refused: the room
-hears `captions:refused` and the producer is not tapped.
+hears `captions:refused` and the producer is not tapped. When the room's meetings change
+(`transcriptEnabled` turned while it runs), the node asks any worker whether a producer's
+captions may go on (`check`): the same rules, nothing tapped.
 
 What reaches the outside goes through three small ports, so that a test can stand in
 for them: NodeTaps (the media node's tap endpoints), RoomMeetings (which meeting names a
@@ -29,11 +31,13 @@ from transcription.captions.recognition import OnCaption, Recognition
 from transcription.domain import require_professional
 from webinar_contracts import Forbidden, NotFound, RequestContext, ServiceError, Unavailable
 from webinar_contracts.media import CAPTION, CAPTIONS_REFUSED, StartTap, TapRef, TapStarted
-from webinar_contracts.transcription import Caption, CaptionDecision, CaptionOffer, CaptionsRefused
+from webinar_contracts.plans import Plan
+from webinar_contracts.transcription import Caption, CaptionCheck, CaptionDecision, CaptionOffer, CaptionsRefused
 
 log = logging.getLogger("transcription.captions")
 
 MAX_EARLY_PACKETS = 100  # packets that arrive before the tap's answer, kept until it comes
+NO_TRANSCRIPT_MEETING = "no meeting with transcriptEnabled names this room"
 
 
 class NodeTaps(Protocol):
@@ -180,6 +184,21 @@ class CaptionWorker:
         self._tasks: set[asyncio.Task[None]] = set()
         self._draining = False
 
+    # --- the rules ---
+
+    async def _rule(self, tenant_id: str, room_id: str, plan: Plan | None) -> tuple[str | None, str]:
+        """Which meeting a producer of the room is captioned for, and why it is not when
+        that is refused: (meeting, "") to caption; (None, reason) when no meeting with
+        transcripts names the room; (meeting, reason) when the plan refuses it."""
+        meeting_id = await self.rooms.transcript_meeting(tenant_id, room_id)
+        if meeting_id is None:
+            return None, NO_TRANSCRIPT_MEETING
+        try:
+            require_professional(plan, "live captions")
+        except Forbidden as refusal:
+            return meeting_id, refusal.message
+        return meeting_id, ""
+
     # --- offers ---
 
     async def offer(self, request: CaptionOffer, context: RequestContext) -> CaptionDecision:
@@ -193,26 +212,39 @@ class CaptionWorker:
             raise Unavailable(f"caption worker {self.worker_id} is full; another one may take it")
         self._starting += 1
         try:
-            meeting_id = await self.rooms.transcript_meeting(tenant_id, request.room_id)
+            meeting_id, refusal = await self._rule(tenant_id, request.room_id, context.plan)
             if meeting_id is None:
-                return CaptionDecision(captioned=False, reason="no meeting with transcriptEnabled names this room")
-            try:
-                require_professional(context.plan, "live captions")
-            except Forbidden as refusal:
+                return CaptionDecision(captioned=False, reason=refusal)
+            if refusal:
                 self.sink.push(
                     tenant_id,
                     request.room_id,
                     CAPTIONS_REFUSED,
-                    CaptionsRefused(meeting_id=meeting_id, peer_id=request.peer_id, reason=refusal.message),
+                    CaptionsRefused(meeting_id=meeting_id, peer_id=request.peer_id, reason=refusal),
                 )
                 log.info("captions refused", extra={"tenant_id": tenant_id, "room_id": request.room_id})
-                return CaptionDecision(captioned=False, meeting_id=meeting_id, reason=refusal.message)
+                return CaptionDecision(captioned=False, meeting_id=meeting_id, reason=refusal)
             stream = await self._start(tenant_id, request, meeting_id)
         finally:
             self._starting -= 1
         if stream is None:
             return CaptionDecision(captioned=False, meeting_id=meeting_id, reason="this codec cannot be captioned")
         return self._taken(stream)
+
+    async def check(self, request: CaptionCheck, context: RequestContext) -> CaptionDecision:
+        """May a producer captioned for `request.meeting_id` go on (the bus handler of
+        CAPTION_CHECK)? The room's node asks when the room's meetings changed, whichever
+        worker holds the stream; nothing is tapped or pushed. When not, the node stops the
+        tap: the worker holding it ends the stream at its next renewal (what is being said
+        becomes a final line), and the node offers the producer afresh."""
+        tenant_id = context.require_tenant()
+        meeting_id, refusal = await self._rule(tenant_id, request.room_id, context.plan)
+        if refusal:
+            return CaptionDecision(captioned=False, meeting_id=meeting_id or "", reason=refusal)
+        if meeting_id != request.meeting_id:
+            reason = f"the room's captions go to meeting {meeting_id} now"
+            return CaptionDecision(captioned=False, meeting_id=meeting_id or "", reason=reason)
+        return CaptionDecision(captioned=True, meeting_id=request.meeting_id, worker=self.worker_id)
 
     def _taken(self, stream: CaptionStream) -> CaptionDecision:
         return CaptionDecision(
