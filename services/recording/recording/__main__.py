@@ -15,6 +15,7 @@ from recording.processing import Processor
 from recording.pushes import RoomPushes
 from recording.recorder import RecorderSettings
 from recording.room_recordings import BusMediaNodes, BusRoomHosts, RoomRecordings
+from recording.scratch import JOB_DIR, ROOM_DIR, sweep_leftovers
 from recording.store import RecordingStore
 from recording.transcode import Ffmpeg, find_ffmpeg
 from recording.uploads import IdleUploadWatch, UploadHandlers
@@ -58,6 +59,10 @@ async def wire(service: Service, config: RecordingConfig) -> None:
     await service.serve(contract.GET_OUTPUT, downloads.get_output)
     await service.serve(contract.READ_OUTPUT, downloads.read_output)
     pushes = RoomPushes(service.bus)
+    # What killed processes left on this disk, before this one adds its own.
+    scratch = Path(config.work_dir or tempfile.gettempdir())
+    await asyncio.to_thread(sweep_leftovers, scratch, JOB_DIR)
+    await asyncio.to_thread(sweep_leftovers, scratch / "rooms", ROOM_DIR)
     runner = JobRunner(
         bus=service.bus,
         store=store,
@@ -91,7 +96,7 @@ async def wire(service: Service, config: RecordingConfig) -> None:
             announced_ip=await announced_address(config),
             lease_seconds=config.tap_lease_seconds,
             poll_seconds=config.producer_poll_seconds,
-            work_dir=Path(config.work_dir or tempfile.gettempdir()) / "rooms",
+            work_dir=scratch / "rooms",
             max_bytes=config.max_recording_bytes,
             segment_seconds=config.segment_seconds,
         ),

@@ -28,6 +28,7 @@ from recording.domain import (
     percent_done,
     tracks_in_segments,
 )
+from recording.scratch import job_dir_prefix
 from recording.store import RecordingStore
 from recording.transcode import (
     Ffmpeg,
@@ -143,7 +144,7 @@ class Processor:
     @contextlib.asynccontextmanager
     async def _workdir(self, job_id: str) -> AsyncIterator[Path]:
         """A directory of the job's own, deleted with what it holds when the job is done."""
-        workdir = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix=f"recording-{job_id}-", dir=self.work_dir))
+        workdir = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix=job_dir_prefix(job_id), dir=self.work_dir))
         try:
             yield workdir
         finally:

@@ -44,6 +44,7 @@ from recording.rtp import (
     parse_rtp,
     track_codec,
 )
+from recording.scratch import room_dir_name
 from recording.track_files import MuxThread, TrackFile, WrittenTrack
 from webinar_contracts import NotFound, ServiceError, Unavailable
 from webinar_contracts.media import RoomProducer, StartTap, TapRef, TapStarted
@@ -395,7 +396,7 @@ class RoomRecorder:
         self.settings = settings
         self.clock = clock
         self._on_stop_needed = on_stop_needed
-        self.directory = settings.work_dir / f"room-{secrets.token_hex(8)}"
+        self.directory = settings.work_dir / room_dir_name(secrets.token_hex(8))
         self.node_id: str | None = None
         self.started_at = clock()
         self.ended_at: float | None = None
