@@ -13,12 +13,14 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import msgspec
 import nats
 import nats.js.errors
 import pytest
 from sfuclient import SfuClient
 
+from media.placement import bucket_keys
 from webinar_contracts import Empty
 from webinar_contracts.media import NODE_STATS, NODES_BUCKET, NodeRecord, NodeStats
 from webinar_devstack.processes import ServiceProcess
@@ -115,11 +117,8 @@ async def node_records(nats_url: str) -> dict[str, NodeRecord]:
     try:
         bucket = await nc.jetstream().key_value(NODES_BUCKET)
         records = {}
-        try:
-            keys = await bucket.keys()
-        except nats.js.errors.NoKeysError:  # every node has gone
-            return records
-        for key in keys:
+        # Listed as placement lists them (nats-py's keys() can answer "none" while nodes beat).
+        for key in await bucket_keys(nc.jetstream(), NODES_BUCKET):
             with contextlib.suppress(nats.js.errors.KeyNotFoundError):
                 records[key] = msgspec.json.decode((await bucket.get(key)).value or b"", type=NodeRecord)
         return records
@@ -169,6 +168,15 @@ async def test_rooms_spread_over_two_workers_each_on_its_own_ports_and_the_same_
             assert candidate["ip"] == "127.0.0.1"
             # The transport is real: ICE and DTLS connect on that port.
             await client.transport()
+        # The supervisor's /metrics (the only one of the node reachable) shows each worker's room.
+        metrics_url = f"http://127.0.0.1:{node.process.health_port}/metrics"
+        async with asyncio.timeout(15), aiohttp.ClientSession() as http:
+            while True:
+                async with http.get(metrics_url) as answer:
+                    text = await answer.text()
+                if all(f'webinar_media_rooms{{node="{worker}"}} 1.0' in text for worker in node.worker_ids):
+                    break
+                await asyncio.sleep(0.5)
     finally:
         for client in clients:
             await client.close()

@@ -416,6 +416,7 @@ class NodeStats(msgspec.Struct, kw_only=True):
     tasks: int
     open_files: int
     room_ids: list[str] = msgspec.field(default_factory=list)
+    draining: bool = False
 
 
 class MediaPush(msgspec.Struct, kw_only=True, omit_defaults=True):

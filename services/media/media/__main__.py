@@ -10,6 +10,7 @@ import asyncio
 import logging
 
 from media.config import MediaConfig
+from media.metrics import NodeGauges, register
 from media.node import MediaNode
 from media.placement import Placement
 from media.router import Worker
@@ -87,6 +88,13 @@ async def wire_worker(service: Service, config: MediaConfig) -> None:
         await pushes.stop()
 
     service.on_stop(stop_node)
+    # What the node holds, on its /metrics (a supervisor serves its workers': media.metrics).
+    unregister_gauges = register(NodeGauges(lambda: [node.stats()]))
+
+    async def stop_gauges() -> None:
+        unregister_gauges()
+
+    service.on_close(stop_gauges)
 
     async def drain_node() -> None:
         # While the bus still serves: the rooms held keep answering their calls.

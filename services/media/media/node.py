@@ -386,6 +386,7 @@ class MediaNode:
             tasks=len(asyncio.all_tasks()),
             open_files=_open_files(),
             room_ids=sorted(room.id for room in rooms),
+            draining=self._draining,
         )
 
     # --- draining: the node is going, its rooms are not cut off ---

@@ -23,6 +23,7 @@ from nats.js.api import StorageType
 from nats.js.kv import KeyValue
 
 from media.config import MediaConfig
+from media.metrics import NodeGauges, WorkerStats, register
 from media.placement import open_bucket
 from webinar_contracts.media import NODES_BUCKET
 from webinar_runtime.child_processes import SupervisedProcess
@@ -153,6 +154,16 @@ async def supervise(service: Service, config: MediaConfig) -> None:
     await supervisor.start()
     await supervisor.wait_ready(timeout=max(60.0, float(config.connect_attempts) * 2))
     service.add_check("workers", supervisor.ready)
+    # The workers' /metrics listen on loopback only: the supervisor serves what each holds.
+    worker_stats = WorkerStats(service.bus, [worker.node_id for worker in supervisor.workers])
+    worker_stats.start()
+    unregister_gauges = register(NodeGauges(worker_stats))
+
+    async def stop_worker_stats() -> None:
+        await worker_stats.stop()
+        unregister_gauges()
+
+    service.on_stop(stop_worker_stats)
     logger.info(
         "media node ready",
         extra={
