@@ -1,9 +1,12 @@
 """The bus against a real nats-server with JetStream."""
 
 import asyncio
+import logging
 import uuid
+from typing import Any
 
 import msgspec
+import nats.errors
 import pytest
 
 from webinar_contracts import Conflict, Endpoint, EventType, InvalidInput, RequestContext, Unavailable
@@ -256,3 +259,25 @@ async def test_a_durable_consumer_resumes_where_it_stopped(nats_url):
     await second.stop_taking_work()
     await second.finish_in_flight(5)
     await second.close()
+
+
+async def test_a_pull_that_times_out_as_asyncio_does_is_an_empty_batch_not_an_error(bus, caplog):
+    """nats-py's fetch raises asyncio's TimeoutError in one of its paths, its own in others:
+    both mean "nothing came this second"."""
+    pulls = 0
+
+    class Subscription:
+        async def fetch(self, batch: int, timeout: float) -> list[Any]:
+            nonlocal pulls
+            pulls += 1
+            if pulls == 1:
+                raise TimeoutError  # what nats-py raises when its deadline passes between requests
+            if pulls == 2:
+                raise nats.errors.TimeoutError
+            bus._stopping.set()
+            return []
+
+    with caplog.at_level(logging.WARNING, logger="webinar.bus"):
+        await asyncio.wait_for(bus._consume_loop("idle", Subscription(), {}), 5)
+    assert pulls == 3
+    assert "event fetch failed" not in caplog.text

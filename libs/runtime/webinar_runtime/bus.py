@@ -342,7 +342,7 @@ class Bus:
         while not self._stopping.is_set():
             try:
                 batch = await subscription.fetch(batch=32, timeout=1)
-            except nats.errors.TimeoutError:
+            except TimeoutError:  # nothing came within the second (nats-py raises its own or asyncio's)
                 continue
             except asyncio.CancelledError:
                 raise
