@@ -55,10 +55,10 @@ from webinar_contracts.media import (
 from webinar_contracts.plans import Plan
 from webinar_contracts.sessions import SessionFact, SessionStarted, event_id_of, event_type_of
 from webinar_runtime.bus import Bus, Event, RequestHandler
+from webinar_runtime.room_pushes import RoomPushQueue
 
 logger = logging.getLogger(__name__)
 
-MAX_QUEUED_PUSHES = 10_000
 MAX_QUEUED_SESSION_FACTS = 10_000
 ROOM_TYPES: dict[str, RoomType] = {
     "meeting": "meeting",
@@ -261,12 +261,11 @@ class BusPushes:
 
     def __init__(self, nc: NatsClient, *, sessions: BusSessions | None = None) -> None:
         self._nc = nc
-        self._queue: asyncio.Queue[contract.MediaPush] = asyncio.Queue(MAX_QUEUED_PUSHES)
-        self._sender: asyncio.Task[None] | None = None
+        self._pushes = RoomPushQueue(nc, name="media-pushes")
         self.sessions = sessions or BusSessions(Bus(nc, service="media", request_timeout=2.0, max_in_flight=1))
 
     def start(self) -> None:
-        self._sender = asyncio.create_task(self._send_forever(), name="media-pushes")
+        self._pushes.start()
         self.sessions.start()
 
     def session_event(self, room: RoomKey, fact: SessionFact) -> None:
@@ -283,30 +282,11 @@ class BusPushes:
             leave_peer=push.leave_peer,
             room_closed=push.room_closed,
         )
-        try:
-            self._queue.put_nowait(message)
-        except asyncio.QueueFull:
-            logger.error("push queue full; dropping %s for room %s", push.event, room.room_id)
-
-    async def _send_forever(self) -> None:
-        while True:
-            message = await self._queue.get()
-            try:
-                await self._nc.publish(contract.PUSH_SUBJECT, msgspec.json.encode(message))
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("could not send %s to the gateways", message.event)
+        self._pushes.send(message)
 
     async def stop(self) -> None:
         """Send what is queued (briefly), then stop."""
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(1):
-                while not self._queue.empty():  # noqa: ASYNC110 - the sender empties it
-                    await asyncio.sleep(0.01)
-        if self._sender is not None:
-            self._sender.cancel()
-            await asyncio.gather(self._sender, return_exceptions=True)
+        await self._pushes.stop()
         await self.sessions.stop()
         with contextlib.suppress(nats.errors.Error):
             await self._nc.flush(timeout=1)

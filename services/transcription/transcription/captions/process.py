@@ -4,7 +4,6 @@ transcription` runs CAPTION_WORKERS of these (transcription.captions.supervisor)
 `python -m transcription.captions` and can also be run (and scaled) on its own."""
 
 import asyncio
-import contextlib
 import logging
 from datetime import datetime
 
@@ -25,11 +24,10 @@ from webinar_contracts import transcription as contract
 from webinar_contracts.transcription import Caption
 from webinar_runtime.bus import Bus
 from webinar_runtime.node_taps import NodeTaps
+from webinar_runtime.room_pushes import RoomPushQueue
 from webinar_runtime.service import Service
 
 log = logging.getLogger("transcription.captions")
-
-MAX_QUEUED_PUSHES = 10_000
 
 
 class BusRoomMeetings:
@@ -55,32 +53,17 @@ class BusCaptionSink:
     node's room events do); final lines go to the transcript store."""
 
     def __init__(self, nc: NatsClient, store: TranscriptStore) -> None:
-        self._nc = nc
         self._store = store
-        self._queue: asyncio.Queue[media_contract.MediaPush] = asyncio.Queue(MAX_QUEUED_PUSHES)
-        self._sender: asyncio.Task[None] | None = None
+        self._pushes = RoomPushQueue(nc, name="caption-pushes")
 
     def start(self) -> None:
-        self._sender = asyncio.create_task(self._send_forever(), name="caption-pushes")
+        self._pushes.start()
 
     def push(self, tenant_id: str, room_id: str, event: str, data: msgspec.Struct) -> None:
         message = media_contract.MediaPush(
             tenant_id=tenant_id, room_id=room_id, event=event, data=msgspec.Raw(msgspec.json.encode(data))
         )
-        try:
-            self._queue.put_nowait(message)
-        except asyncio.QueueFull:
-            log.error("caption push queue full; dropping %s for room %s", event, room_id)
-
-    async def _send_forever(self) -> None:
-        while True:
-            message = await self._queue.get()
-            try:
-                await self._nc.publish(media_contract.PUSH_SUBJECT, msgspec.json.encode(message))
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("could not send %s to the gateways", message.event)
+        self._pushes.send(message)
 
     async def store_line(self, caption: Caption, *, tenant_id: str, started_at: datetime) -> None:
         line = caption_line(
@@ -95,13 +78,7 @@ class BusCaptionSink:
             await self._store.add_line(line, started_at)
 
     async def stop(self) -> None:
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(1):
-                while not self._queue.empty():  # noqa: ASYNC110 - the sender empties it
-                    await asyncio.sleep(0.01)
-        if self._sender is not None:
-            self._sender.cancel()
-            await asyncio.gather(self._sender, return_exceptions=True)
+        await self._pushes.stop()
 
 
 def whisper_recognitions(scheduler: CaptionScheduler, *, partial_every: float) -> RecognitionFactory:
